@@ -1,0 +1,56 @@
+# go-buildhost developer entry points. `make test` sets up a fresh Debian machine and runs everything.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+GO_VERSIONS ?= 1.26.6 1.27.3
+
+.PHONY: help venv docker images mirror fixtures lint unit test test-fast molecule demo bench clean
+
+help:
+	@echo "make test       everything: venv, Docker, images, fixtures, lint, unit and Molecule tests"
+	@echo "make test-fast  lint and unit tests only (seconds)"
+	@echo "make demo       converge a local Debian 12 container with site.yml"
+	@echo "make bench      measure facts-only, no-op and fresh converge; writes docs/benchmarks.md"
+
+$(VENV)/.done: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.done
+
+docker:
+	scripts/ensure-docker.sh
+
+images: docker
+	scripts/build-image.sh 12 13
+
+mirror:
+	python3 scripts/build-go-mirror.py --versions $(GO_VERSIONS)
+
+fixtures: images mirror
+
+lint: venv
+	$(BIN)/yamllint --strict .
+	$(BIN)/ruff check .
+	$(BIN)/ansible-lint --profile production
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+test-fast: lint unit
+
+test: venv fixtures lint
+	$(BIN)/pytest tests
+
+demo: venv fixtures
+	scripts/demo.sh
+
+bench: venv fixtures
+	$(PY) scripts/bench.py
+
+clean:
+	rm -rf .cache/controller .pytest_cache

@@ -1,0 +1,155 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: go-buildhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: go_release
+short_description: Resolve a Go version request against the official release index
+description:
+  - Reads the Go release index (the JSON served at U(https://go.dev/dl/?mode=json&include=all),
+    or a mirror's copy of it given as a URL or a local path) and resolves an exact version,
+    a minor such as C(1.27) (its newest stable patch) or C(latest) (the newest stable release).
+  - Returns, for each requested architecture, the archive file name, its sha256 and its download URL.
+  - Fails when the version, an architecture's archive or its checksum is not in the index,
+    so nothing is ever installed without a known checksum.
+  - Read-only. The go_toolchain role runs it once per play on the controller.
+version_added: "1.0.0"
+author: go-buildhost contributors
+options:
+  version:
+    description: C(latest), a minor version such as C(1.27), or an exact version such as C(1.27.3) or C(1.28rc1).
+    type: str
+    required: true
+  index:
+    description:
+      - Where to read the release index. An C(http://), C(https://) or C(file://) URL,
+        or a path on the machine that runs the module.
+    type: str
+    default: https://go.dev/dl/?mode=json&include=all
+  mirror:
+    description: Base URL the archives are downloaded from; the returned C(url) is this plus the file name.
+    type: str
+    default: https://go.dev/dl/
+  goarch:
+    description: The Go architectures to return archives for.
+    type: list
+    elements: str
+    default: [amd64]
+  timeout:
+    description: Seconds to wait for the index.
+    type: int
+    default: 30
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+'''
+
+EXAMPLES = r'''
+- name: Resolve the newest patch of Go 1.27
+  go_release:
+    version: "1.27"
+    goarch: [amd64, arm64]
+  delegate_to: localhost
+  run_once: true
+  register: go_release
+
+- name: Resolve against a mirror's copy of the index
+  go_release:
+    version: latest
+    index: /srv/mirror/go/index.json
+    mirror: https://mirror.example.com/go/
+'''
+
+RETURN = r'''
+version:
+  description: The resolved version, without the C(go) prefix.
+  returned: always
+  type: str
+  sample: 1.27.3
+name:
+  description: The release name as the index spells it.
+  returned: always
+  type: str
+  sample: go1.27.3
+stable:
+  description: Whether the index marks the release stable.
+  returned: always
+  type: bool
+files:
+  description: Per architecture, the archive's file name, sha256, size and download URL.
+  returned: always
+  type: dict
+  sample:
+    amd64:
+      filename: go1.27.3.linux-amd64.tar.gz
+      sha256: 0000000000000000000000000000000000000000000000000000000000000000
+      size: 75000000
+      url: https://go.dev/dl/go1.27.3.linux-amd64.tar.gz
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.go_version import GoVersionError, parse_index, resolve
+from ansible.module_utils.urls import open_url
+
+
+def read_index(location, timeout):
+    """Return the index text from a URL or a local path, or raise IOError."""
+    if location.startswith('file://'):
+        location = location[len('file://'):]
+    if '://' not in location:
+        with open(os.path.expanduser(location), 'rb') as handle:
+            return handle.read().decode('utf-8')
+    response = open_url(location, timeout=timeout, http_agent='go-buildhost')
+    return response.read().decode('utf-8')
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            version=dict(type='str', required=True),
+            index=dict(type='str', default='https://go.dev/dl/?mode=json&include=all'),
+            mirror=dict(type='str', default='https://go.dev/dl/'),
+            goarch=dict(type='list', elements='str', default=['amd64']),
+            timeout=dict(type='int', default=30),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    index = params['index']
+    try:
+        text = read_index(index, params['timeout'])
+    except Exception as exc:  # urllib, socket and OS errors all mean the same to the user
+        module.fail_json(msg='Cannot read the Go release index %s (go_toolchain_release_index): %s. '
+                             'Check the URL and the network or proxy, or point go_toolchain_release_index '
+                             'at a reachable mirror copy or a file on the controller.'
+                             % (index, to_native(exc)))
+    try:
+        releases = parse_index(text)
+    except GoVersionError as exc:
+        module.fail_json(msg='The Go release index %s (go_toolchain_release_index) %s. '
+                             'Fix the mirror copy or point go_toolchain_release_index at the official index.'
+                             % (index, exc))
+    try:
+        found = resolve(releases, params['version'], goarches=params['goarch'])
+    except GoVersionError as exc:
+        module.fail_json(msg='go_toolchain_version: %s (index: %s)' % (exc, index))
+
+    mirror = params['mirror'] if params['mirror'].endswith('/') else params['mirror'] + '/'
+    for entry in found['files'].values():
+        entry['url'] = mirror + entry['filename']
+    module.exit_json(changed=False, **found)
+
+
+if __name__ == '__main__':
+    main()

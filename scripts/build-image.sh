@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Usage: scripts/build-image.sh [--force] [--verify|--no-verify] [12|13 ...]
+#
+# Build the Molecule test images go-buildhost/debian:12 (bookworm) and
+# go-buildhost/debian:13 (trixie) with debootstrap + docker import: a minbase
+# root with systemd as PID 1, python3 and sudo for Ansible. Without a release
+# argument both are built. An existing image is kept unless --force is given.
+# Every image built is booted once to prove systemd reaches "running".
+#
+#   --force      rebuild even if the image exists
+#   --verify     also boot-test images that already exist
+#   --no-verify  skip the boot test
+#
+# Environment:
+#   IMAGE_REPO      image repository (default go-buildhost/debian)
+#   DEBIAN_MIRROR   Debian mirror (default http://deb.debian.org/debian)
+#   SECURITY_MIRROR security mirror (default http://deb.debian.org/debian-security)
+#   BUILD_TMPDIR    parent of the temporary root (default /var/tmp)
+set -euo pipefail
+
+IMAGE_REPO=${IMAGE_REPO:-go-buildhost/debian}
+DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+BUILD_TMPDIR=${BUILD_TMPDIR:-/var/tmp}
+PACKAGES=systemd,systemd-sysv,dbus,python3,sudo,ca-certificates,procps
+RUN_FLAGS=(
+    --cap-add SYS_ADMIN
+    --security-opt seccomp=unconfined
+    --tmpfs /run
+    --tmpfs /run/lock
+    -v /sys/fs/cgroup:/sys/fs/cgroup:rw
+    --cgroupns host
+)
+BOOT_TIMEOUT=90
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOTFS=""
+CONTAINER=""
+
+log() { printf '[build-image] %s\n' "$*"; }
+die() { printf '[build-image] error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+    exit "${1:-0}"
+}
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
+
+suite_for() {
+    case $1 in
+        12 | bookworm) echo bookworm ;;
+        13 | trixie) echo trixie ;;
+        *) return 1 ;;
+    esac
+}
+
+release_for() {
+    case $1 in
+        bookworm) echo 12 ;;
+        trixie) echo 13 ;;
+    esac
+}
+
+unmount_below() {
+    local dir=$1 mnt
+    [[ -n $dir && -d $dir ]] || return 0
+    awk -v d="$dir" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/mounts |
+        sort -r | while read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done
+}
+
+cleanup() {
+    if [[ -n $CONTAINER ]]; then
+        docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+        CONTAINER=""
+    fi
+    if [[ -n $ROOTFS ]]; then
+        unmount_below "$ROOTFS"
+        rm -rf --one-file-system "$ROOTFS"
+        ROOTFS=""
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+require_tools() {
+    local missing=()
+    command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+    [[ -r /usr/share/keyrings/debian-archive-keyring.gpg ]] || missing+=(debian-archive-keyring)
+    ((${#missing[@]} == 0)) && return 0
+    if ((EUID != 0)) || ! command -v apt-get >/dev/null 2>&1; then
+        die "missing ${missing[*]}: install with apt-get install ${missing[*]} (as root)"
+    fi
+    log "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
+        { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
+}
+
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+write_sources() {
+    local root=$1 suite=$2 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+    [[ -e $root/usr/share/keyrings/debian-archive-keyring.pgp ]] &&
+        keyring=/usr/share/keyrings/debian-archive-keyring.pgp
+    rm -f "$root/etc/apt/sources.list"
+    cat >"$root/etc/apt/sources.list.d/debian.sources" <<EOF
+Types: deb
+URIs: $DEBIAN_MIRROR
+Suites: $suite $suite-updates
+Components: main
+Signed-By: $keyring
+
+Types: deb
+URIs: $SECURITY_MIRROR
+Suites: $suite-security
+Components: main
+Signed-By: $keyring
+EOF
+}
+
+slim_rootfs() {
+    local root=$1
+    find "$root/var/lib/apt/lists" "$root/var/cache/apt" ! -type d ! -name lock -delete
+    find "$root/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+    find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+    find "$root/usr/share/man" "$root/usr/share/info" -mindepth 1 ! -type d -delete 2>/dev/null || true
+    find "$root/usr/share/locale" -mindepth 1 ! -type d ! -name locale.alias -delete
+    find "$root/usr/share/locale" -mindepth 1 -type d -empty -delete
+    find "$root/var/log" -type f -delete
+    find "$root/var/cache/debconf" "$root/var/lib/dpkg" -maxdepth 1 -name '*-old' -delete
+    find "$root/tmp" "$root/var/tmp" -mindepth 1 -delete
+}
+
+customize_rootfs() {
+    local root=$1 suite=$2
+    write_sources "$root" "$suite"
+    slim_rootfs "$root"
+    : >"$root/etc/machine-id"
+    mkdir -p "$root/var/lib/dbus"
+    ln -sfn /etc/machine-id "$root/var/lib/dbus/machine-id"
+    : >"$root/etc/hostname"
+    : >"$root/etc/resolv.conf"
+}
+
+build_image() {
+    local suite=$1 image=$2 t0 t
+    t0=$(now)
+    ROOTFS=$(mktemp -d "$BUILD_TMPDIR/go-buildhost-$suite.XXXXXX")
+    local logfile=$ROOTFS.log
+    log "$image: debootstrap $suite (minbase) into $ROOTFS"
+    t=$(now)
+    if ! debootstrap --variant=minbase --components=main --include="$PACKAGES" \
+        "$suite" "$ROOTFS" "$DEBIAN_MIRROR" >"$logfile" 2>&1; then
+        tail -n 20 "$logfile" >&2
+        [[ -f $ROOTFS/debootstrap/debootstrap.log ]] && tail -n 20 "$ROOTFS/debootstrap/debootstrap.log" >&2
+        rm -f "$logfile"
+        die "debootstrap $suite failed"
+    fi
+    rm -f "$logfile"
+    log "$image: debootstrap done in $(elapsed "$t")"
+
+    t=$(now)
+    customize_rootfs "$ROOTFS" "$suite"
+    log "$image: customized and slimmed in $(elapsed "$t")"
+
+    t=$(now)
+    tar --numeric-owner --xattrs --xattrs-include='security.capability' -C "$ROOTFS" -c . |
+        docker import \
+            --change 'CMD ["/sbin/init"]' \
+            --change 'ENV container=docker' \
+            --change 'STOPSIGNAL SIGRTMIN+3' \
+            --change "LABEL org.opencontainers.image.title=go-buildhost-debian-$(release_for "$suite")" \
+            --change "LABEL org.opencontainers.image.version=$suite" \
+            --message "debootstrap --variant=minbase $suite + $PACKAGES" \
+            - "$image" >/dev/null
+    log "$image: docker import done in $(elapsed "$t")"
+    cleanup
+    log "$image: built in $(elapsed "$t0"), size $(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=si)"
+}
+
+verify_image() {
+    local image=$1 t state python
+    t=$(now)
+    CONTAINER=$(docker run -d "${RUN_FLAGS[@]}" "$image")
+    state=$(timeout "$BOOT_TIMEOUT" docker exec "$CONTAINER" systemctl is-system-running --wait 2>/dev/null) || true
+    case $state in
+        running) ;;
+        degraded)
+            log "$image: systemd is degraded; failed units:"
+            docker exec "$CONTAINER" systemctl --failed --no-legend --no-pager || true
+            ;;
+        *)
+            docker logs "$CONTAINER" 2>&1 | tail -n 20 >&2 || true
+            die "$image: systemd did not boot (state '${state:-none}')"
+            ;;
+    esac
+    python=$(docker exec "$CONTAINER" python3 --version) || die "$image: python3 not usable"
+    docker exec "$CONTAINER" sudo -n true || die "$image: sudo not usable"
+    [[ $(docker exec "$CONTAINER" cat /proc/1/comm) == systemd ]] || die "$image: PID 1 is not systemd"
+    log "$image: verified in $(elapsed "$t"): systemd $state, $python"
+    docker rm -f "$CONTAINER" >/dev/null
+    CONTAINER=""
+}
+
+main() {
+    local force=0 verify=auto arg suite image t0
+    local -a suites=()
+    for arg in "$@"; do
+        case $arg in
+            --force) force=1 ;;
+            --verify) verify=always ;;
+            --no-verify) verify=never ;;
+            -h | --help) usage 0 ;;
+            -*) printf 'unknown option: %s\n' "$arg" >&2; usage 2 >&2 ;;
+            *) suite=$(suite_for "$arg") || die "unknown release '$arg' (use 12 or 13)"
+               suites+=("$suite") ;;
+        esac
+    done
+    ((${#suites[@]})) || suites=(bookworm trixie)
+
+    t0=$(now)
+    "$SCRIPT_DIR/ensure-docker.sh" >/dev/null
+    for suite in "${suites[@]}"; do
+        image=$IMAGE_REPO:$(release_for "$suite")
+        if ((force == 0)) && image_exists "$image"; then
+            log "$image: exists, skipping build (use --force to rebuild)"
+            [[ $verify == always ]] && verify_image "$image"
+            continue
+        fi
+        ((EUID == 0)) || die "building $image needs root (debootstrap)"
+        require_tools
+        build_image "$suite" "$image"
+        [[ $verify == never ]] || verify_image "$image"
+    done
+    log "done in $(elapsed "$t0")"
+}
+
+main "$@"

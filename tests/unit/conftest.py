@@ -1,0 +1,69 @@
+"""Load library/ and module_utils/ the way Ansible does, and run modules in-process."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import ansible.module_utils
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+ROOT = Path(__file__).resolve().parents[2]
+
+for _path in sorted((ROOT / 'module_utils').glob('*.py')):
+    _name = 'ansible.module_utils.' + _path.stem
+    _spec = importlib.util.spec_from_file_location(_name, _path)
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[_name] = _module
+    _spec.loader.exec_module(_module)
+    setattr(ansible.module_utils, _path.stem, _module)
+
+
+def load_library(name):
+    spec = importlib.util.spec_from_file_location('gbh_library_' + name, ROOT / 'library' / (name + '.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ModuleExit(Exception):
+    def __init__(self, result):
+        super().__init__(result)
+        self.result = result
+
+
+class ModuleFail(Exception):
+    def __init__(self, result):
+        super().__init__(result.get('msg'))
+        self.result = result
+
+
+def _exit_json(self, **kwargs):
+    kwargs.setdefault('changed', False)
+    raise ModuleExit(kwargs)
+
+
+def _fail_json(self, msg, **kwargs):
+    kwargs['msg'] = msg
+    raise ModuleFail(kwargs)
+
+
+@pytest.fixture
+def run_module(monkeypatch):
+    """run_module(name, args, check=False, diff=False) -> result dict; raises ModuleFail on failure."""
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
+
+    def run(name, args, check=False, diff=False):
+        module = load_library(name)
+        args = dict(args, _ansible_check_mode=check, _ansible_diff=diff)
+        with patch_module_args(json.loads(json.dumps(args))):
+            try:
+                module.main()
+            except ModuleExit as done:
+                return done.result
+        raise AssertionError('module %s returned without exit_json' % name)
+
+    return run

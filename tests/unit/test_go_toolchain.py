@@ -1,0 +1,256 @@
+"""go_toolchain against a temporary root, with fake but runnable Go archives."""
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+
+import pytest
+
+from .conftest import ModuleFail
+
+GO_SCRIPT = '#!/bin/sh\necho "go version go%s linux/%s"\n'
+
+
+def make_archive(path, version, top='go', arch='amd64', printed=None):
+    with tarfile.open(path, 'w:gz') as tar:
+        for name, body, mode in (
+                ('%s/bin/go' % top, GO_SCRIPT % (printed or version, arch), 0o755),
+                ('%s/bin/gofmt' % top, '#!/bin/sh\n', 0o755),
+                ('%s/VERSION' % top, 'go%s\n' % version, 0o644)):
+            data = body.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid = len(data), mode, 1234, 1234
+            tar.addfile(info, io.BytesIO(data))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def env(tmp_path, run_module):
+    mirror = tmp_path / 'mirror'
+    mirror.mkdir()
+    sums = {v: make_archive(mirror / ('go%s.linux-amd64.tar.gz' % v), v) for v in ('1.25.5', '1.26.6', '1.27.3')}
+    base = {
+        'install_root': str(tmp_path / 'lib/go'),
+        'link': str(tmp_path / 'go'),
+        'bin_dirs': [str(tmp_path / 'bin')],
+        'fact_path': str(tmp_path / 'facts.d/go_toolchain.fact'),
+    }
+
+    class Env:
+        root = tmp_path
+        lib = tmp_path / 'lib/go'
+        link = tmp_path / 'go'
+        bin = tmp_path / 'bin'
+        fact = tmp_path / 'facts.d/go_toolchain.fact'
+
+        def args(self, version, **extra):
+            args = dict(base, version=version, sha256=sums.get(version, '0' * 64),
+                        url='file://%s/go%s.linux-amd64.tar.gz' % (mirror, version))
+            args.update(extra)
+            return args
+
+        def run(self, version, check=False, diff=False, **extra):
+            return run_module('go_toolchain', self.args(version, **extra), check=check, diff=diff)
+
+        def absent(self, check=False):
+            return run_module('go_toolchain', dict(base, state='absent'), check=check)
+
+        def temporaries(self):
+            found = []
+            for directory in (self.lib, tmp_path, self.bin):
+                if directory.is_dir():
+                    found += [n for n in os.listdir(directory) if n.startswith('.tmp-')]
+            return found
+
+    Env.mirror = mirror
+    Env.sums = sums
+    return Env()
+
+
+def test_fresh_install_then_noop(env):
+    result = env.run('1.27.3')
+    assert result['changed'] is True
+    assert result['archive_needed'] is True
+    assert os.readlink(env.link) == str(env.lib / '1.27.3')
+    assert os.readlink(env.bin / 'go') == str(env.link / 'bin/go')
+    assert os.readlink(env.bin / 'gofmt') == str(env.link / 'bin/gofmt')
+    assert (env.lib / '1.27.3/VERSION').read_text() == 'go1.27.3\n'
+    fact = json.loads(env.fact.read_text())
+    assert fact == {'active_version': '1.27.3', 'goroot': str(env.lib / '1.27.3'), 'link': str(env.link),
+                    'install_root': str(env.lib), 'installed_versions': ['1.27.3']}
+    assert env.temporaries() == []
+    st = os.stat(env.lib / '1.27.3/bin/go')
+    assert st.st_uid == os.getuid() and oct(st.st_mode & 0o777) == '0o755'
+
+    again = env.run('1.27.3')
+    assert again['changed'] is False
+    assert again['actions'] == []
+    assert again['archive_needed'] is False
+
+
+def test_check_mode_changes_nothing_and_downloads_nothing(env):
+    result = env.run('1.27.3', check=True, diff=True, url='file:///nonexistent/never-read.tar.gz')
+    assert result['changed'] is True
+    assert result['archive_needed'] is True
+    assert not env.link.exists() and not env.lib.exists() and not env.fact.exists()
+    assert '(none)' in result['diff']['before'] and '1.27.3' in result['diff']['after']
+
+
+def test_upgrade_downgrade_and_keep_versions(env):
+    env.run('1.25.5')
+    env.run('1.26.6')
+    result = env.run('1.27.3', diff=True)
+    assert result['previous_version'] == '1.26.6'
+    assert result['removed_versions'] == ['1.25.5']
+    assert sorted(os.listdir(env.lib)) == ['1.26.6', '1.27.3']
+    assert '-> %s' % (env.lib / '1.26.6') in result['diff']['before']
+    assert '-> %s' % (env.lib / '1.27.3') in result['diff']['after']
+
+    down = env.run('1.26.6')
+    assert down['changed'] is True and down['archive_needed'] is False
+    assert os.readlink(env.link) == str(env.lib / '1.26.6')
+    assert sorted(os.listdir(env.lib)) == ['1.26.6', '1.27.3']
+    assert json.loads(env.fact.read_text())['active_version'] == '1.26.6'
+
+    only = env.run('1.26.6', keep_versions=1)
+    assert only['removed_versions'] == ['1.27.3']
+    assert os.listdir(env.lib) == ['1.26.6']
+
+
+def test_checksum_mismatch_changes_nothing(env):
+    env.run('1.26.6')
+    with pytest.raises(ModuleFail, match=r'Checksum mismatch for file://.*expected sha256 0{64}.*nothing was changed'):
+        env.run('1.27.3', sha256='0' * 64)
+    assert os.readlink(env.link) == str(env.lib / '1.26.6')
+    assert os.listdir(env.lib) == ['1.26.6']
+    assert env.temporaries() == []
+
+
+def test_truncated_archive_is_refused(env):
+    archive = env.mirror / 'go1.27.3.linux-amd64.tar.gz'
+    archive.write_bytes(archive.read_bytes()[:100])
+    with pytest.raises(ModuleFail, match='Checksum mismatch'):
+        env.run('1.27.3')
+    assert env.temporaries() == [] and not env.link.exists()
+
+
+def test_archive_with_wrong_top_directory(env):
+    bad = env.mirror / 'go1.27.3.linux-amd64.tar.gz'
+    sha = make_archive(bad, '1.27.3', top='golang')
+    with pytest.raises(ModuleFail, match=r'not an official Go archive: its top directory must be go/, found golang'):
+        env.run('1.27.3', sha256=sha)
+    assert env.temporaries() == [] and not env.link.exists()
+
+
+def test_toolchain_that_reports_another_version(env):
+    bad = env.mirror / 'go1.27.3.linux-amd64.tar.gz'
+    sha = make_archive(bad, '1.27.3', printed='1.27.2')
+    with pytest.raises(ModuleFail, match=r"printed 'go version go1.27.2 linux/amd64'.*expected 'go version go1.27.3"):
+        env.run('1.27.3', sha256=sha)
+    assert env.temporaries() == []
+
+
+def test_corrupt_gzip_fails_extraction_cleanly(env):
+    bad = env.mirror / 'go1.27.3.linux-amd64.tar.gz'
+    bad.write_bytes(b'\x1f\x8b' + b'garbage' * 100)
+    sha = hashlib.sha256(bad.read_bytes()).hexdigest()
+    env.run('1.26.6')
+    with pytest.raises(ModuleFail, match=r'Extracting .* \(go_toolchain_install_root\) failed'):
+        env.run('1.27.3', sha256=sha)
+    assert os.readlink(env.link) == str(env.lib / '1.26.6')
+    assert env.temporaries() == []
+
+
+def test_unreachable_url_names_the_mirror_variable(env):
+    with pytest.raises(ModuleFail, match=r'Cannot download http://127.0.0.1:9/go.tgz \(go_toolchain_mirror\)'):
+        env.run('1.27.3', url='http://127.0.0.1:9/go.tgz', timeout=2)
+    assert env.temporaries() == []
+
+
+def test_archive_on_host_is_used_and_removed(env, tmp_path):
+    env.lib.mkdir(parents=True)
+    copied = env.lib / '.tmp-go-buildhost-archive-go1.27.3.linux-amd64.tar.gz'
+    copied.write_bytes((env.mirror / 'go1.27.3.linux-amd64.tar.gz').read_bytes())
+    probe = env.run('1.27.3', check=True, url=None, archive=str(copied))
+    assert probe['archive_needed'] is True and copied.exists()
+    result = env.run('1.27.3', url=None, archive=str(copied))
+    assert result['changed'] is True and not copied.exists()
+    assert os.readlink(env.link) == str(env.lib / '1.27.3')
+
+
+def test_missing_archive_without_url(env):
+    with pytest.raises(ModuleFail, match='no archive was given'):
+        env.run('1.27.3', url=None, archive=str(env.root / 'missing.tar.gz'))
+
+
+def test_leftovers_of_a_killed_run_are_swept(env):
+    env.run('1.26.6')
+    (env.lib / '.tmp-go-buildhost-extract-1.27.3-abc/tree/go/bin').mkdir(parents=True)
+    os.symlink('/nowhere', env.root / '.tmp-go-buildhost-go-4242')
+    probe = env.run('1.26.6', check=True)
+    assert probe['changed'] is True and 'interrupted run' in probe['actions'][0]
+    result = env.run('1.27.3')
+    assert result['changed'] is True
+    assert env.temporaries() == []
+    assert env.run('1.27.3')['changed'] is False
+
+
+def test_a_version_directory_is_complete_or_absent(env):
+    """A run killed after the rename but before the switch: the next run only switches."""
+    env.run('1.26.6')
+    env.run('1.27.3')
+    os.unlink(env.link)
+    os.symlink(str(env.lib / '1.26.6'), env.link)
+    result = env.run('1.27.3')
+    assert result['archive_needed'] is False and result['changed'] is True
+    assert os.readlink(env.link) == str(env.lib / '1.27.3')
+
+
+def test_link_that_is_a_directory_is_refused(env):
+    env.link.mkdir()
+    with pytest.raises(ModuleFail, match=r'exists and is not a symlink.*Move it away'):
+        env.run('1.27.3')
+    assert not env.lib.exists()
+
+
+@pytest.mark.parametrize('kind', ['file', 'foreign-link'])
+def test_unmanaged_command_is_refused(env, kind):
+    env.bin.mkdir()
+    if kind == 'file':
+        (env.bin / 'go').write_text('#!/bin/sh\n')
+    else:
+        os.symlink('/usr/lib/go-1.19/bin/go', env.bin / 'go')
+    with pytest.raises(ModuleFail, match=r'go_toolchain did not create.*go_toolchain_bin_dirs; nothing was changed'):
+        env.run('1.27.3')
+    assert not env.lib.exists()
+
+
+@pytest.mark.parametrize('key,value,match', [
+    ('install_root', 'usr/local/lib/go', 'go_toolchain_install_root must be an absolute path'),
+    ('link', 'go', 'go_toolchain_link must be an absolute path'),
+    ('bin_dirs', ['bin'], 'go_toolchain_bin_dirs entries must be absolute'),
+    ('keep_versions', 0, 'go_toolchain_keep_versions must be at least 1'),
+    ('sha256', 'abc', 'refusing to install without a known checksum'),
+    ('version', 'latest', 'exact Go version'),
+    ('version', 'go1.27.3', 'exact Go version'),
+])
+def test_bad_parameters(env, run_module, key, value, match):
+    with pytest.raises(ModuleFail, match=match):
+        run_module('go_toolchain', dict(env.args('1.27.3'), **{key: value}))
+    assert not env.lib.exists()
+
+
+def test_absent_removes_what_it_installed(env):
+    env.run('1.26.6')
+    env.run('1.27.3')
+    (env.lib / 'README.local').write_text('not ours')
+    probe = env.absent(check=True)
+    assert probe['changed'] is True and env.link.exists()
+    result = env.absent()
+    assert sorted(result['removed_versions']) == ['1.26.6', '1.27.3']
+    assert not os.path.lexists(env.link) and not os.path.lexists(env.bin / 'go')
+    assert os.listdir(env.lib) == ['README.local']
+    assert not env.fact.exists()
+    assert env.absent()['changed'] is False
