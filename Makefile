@@ -50,7 +50,7 @@ demo: venv fixtures
 	scripts/demo.sh
 
 bench: venv fixtures
-	$(PY) scripts/bench.py
+	$(PY) scripts/bench.py $(if $(GANTSIGN_ROLE),--gantsign $(GANTSIGN_ROLE),)
 
 clean:
 	rm -rf .cache/controller .pytest_cache

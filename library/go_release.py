@@ -18,7 +18,8 @@ description:
   - Returns, for each requested architecture, the archive file name, its sha256 and its download URL.
   - Fails when the version, an architecture's archive or its checksum is not in the index,
     so nothing is ever installed without a known checksum.
-  - Read-only. The go_toolchain role runs it once per play on the controller.
+  - Read-only. The go_toolchain role runs it once per play on the controller, where the
+    C(go_release) action plugin does the same work in-process (no module fork).
 version_added: "1.0.0"
 author: go-buildhost contributors
 options:
@@ -95,59 +96,16 @@ files:
       url: https://go.dev/dl/go1.27.3.linux-amd64.tar.gz
 '''
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.go_version import GoVersionError, parse_index, resolve
-from ansible.module_utils.urls import open_url
-
-
-def read_index(location, timeout):
-    """Return the index text from a URL or a local path, or raise IOError."""
-    if location.startswith('file://'):
-        location = location[len('file://'):]
-    if '://' not in location:
-        with open(os.path.expanduser(location), 'rb') as handle:
-            return handle.read().decode('utf-8')
-    response = open_url(location, timeout=timeout, http_agent='go-buildhost')
-    return response.read().decode('utf-8')
+from ansible.module_utils.go_version import RELEASE_ARGUMENT_SPEC, GoVersionError, lookup_release
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            version=dict(type='str', required=True),
-            index=dict(type='str', default='https://go.dev/dl/?mode=json&include=all'),
-            mirror=dict(type='str', default='https://go.dev/dl/'),
-            goarch=dict(type='list', elements='str', default=['amd64']),
-            timeout=dict(type='int', default=30),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    index = params['index']
+    module = AnsibleModule(argument_spec=RELEASE_ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        text = read_index(index, params['timeout'])
-    except Exception as exc:  # urllib, socket and OS errors all mean the same to the user
-        module.fail_json(msg='Cannot read the Go release index %s (go_toolchain_release_index): %s. '
-                             'Check the URL and the network or proxy, or point go_toolchain_release_index '
-                             'at a reachable mirror copy or a file on the controller.'
-                             % (index, to_native(exc)))
-    try:
-        releases = parse_index(text)
+        found = lookup_release(module.params)
     except GoVersionError as exc:
-        module.fail_json(msg='The Go release index %s (go_toolchain_release_index) %s. '
-                             'Fix the mirror copy or point go_toolchain_release_index at the official index.'
-                             % (index, exc))
-    try:
-        found = resolve(releases, params['version'], goarches=params['goarch'])
-    except GoVersionError as exc:
-        module.fail_json(msg='go_toolchain_version: %s (index: %s)' % (exc, index))
-
-    mirror = params['mirror'] if params['mirror'].endswith('/') else params['mirror'] + '/'
-    for entry in found['files'].values():
-        entry['url'] = mirror + entry['filename']
+        module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **found)
 
 

@@ -12,7 +12,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import re
+
+from ansible.module_utils.common.text.converters import to_native
 
 # go1.20, go1.21.0, go1.21rc2, go1.22beta1; the leading "go" is optional.
 _RELEASE_RE = re.compile(r'^(?:go)?(\d+)\.(\d+)(?:\.(\d+))?(?:(beta|rc)(\d+))?$')
@@ -86,7 +89,7 @@ def classify_request(request):
     except GoVersionError:
         raise GoVersionError(
             "%r is not a Go version: use 'latest', a minor such as '1.27' "
-            "(newest patch of 1.27) or an exact version such as '1.27.3'" % (request,))
+            "(newest patch of 1.27) or an exact version such as '1.27.3'" % (request,)) from None
 
 
 def parse_index(text):
@@ -94,7 +97,7 @@ def parse_index(text):
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise GoVersionError('is not valid JSON (%s)' % exc)
+        raise GoVersionError('is not valid JSON (%s)' % exc) from None
     if not isinstance(data, list):
         raise GoVersionError('is not a JSON list of releases, as https://go.dev/dl/?mode=json returns')
     for position, release in enumerate(data):
@@ -121,9 +124,8 @@ def resolve(releases, request, goos='linux', goarches=('amd64',)):
         if kind == 'exact':
             if key == want:
                 candidates.append((key, release, stable))
-        elif stable and key[3] == 2:
-            if kind == 'latest' or key[:2] == want:
-                candidates.append((key, release, stable))
+        elif stable and key[3] == 2 and (kind == 'latest' or key[:2] == want):
+            candidates.append((key, release, stable))
     if not candidates:
         newest = sorted((parse_release(r['version']), r['version']) for r in releases
                         if r.get('stable', True))
@@ -154,3 +156,52 @@ def resolve(releases, request, goos='linux', goarches=('amd64',)):
 
 def is_sha256(value):
     return bool(_SHA256_RE.match(str(value)))
+
+
+RELEASE_ARGUMENT_SPEC = dict(
+    version=dict(type='str', required=True),
+    index=dict(type='str', default='https://go.dev/dl/?mode=json&include=all'),
+    mirror=dict(type='str', default='https://go.dev/dl/'),
+    goarch=dict(type='list', elements='str', default=['amd64']),
+    timeout=dict(type='int', default=30),
+)
+
+
+def read_index(location, timeout):
+    """Return the index text from an http(s)/file URL or a local path."""
+    if location.startswith('file://'):
+        location = location[len('file://'):]
+    if '://' not in location:
+        with open(os.path.expanduser(location), 'rb') as handle:
+            return handle.read().decode('utf-8')
+    from ansible.module_utils.urls import open_url  # noqa: PLC0415 - heavy, and only needed for URLs
+    return open_url(location, timeout=timeout, http_agent='go-buildhost').read().decode('utf-8')
+
+
+def lookup_release(params):
+    """Resolve params (RELEASE_ARGUMENT_SPEC) to a result dict.
+
+    Raises GoVersionError with a message that names the role variable to fix.
+    """
+    index = params['index']
+    try:
+        text = read_index(index, params['timeout'])
+    except Exception as exc:  # urllib, socket and OS errors all mean the same to the user
+        raise GoVersionError(
+            'Cannot read the Go release index %s (go_toolchain_release_index): %s. Check the URL and the '
+            'network or proxy, or point go_toolchain_release_index at a reachable mirror copy or a file on '
+            'the controller.' % (index, to_native(exc))) from None
+    try:
+        releases = parse_index(text)
+    except GoVersionError as exc:
+        raise GoVersionError(
+            'The Go release index %s (go_toolchain_release_index) %s. Fix the mirror copy or point '
+            'go_toolchain_release_index at the official index.' % (index, exc)) from None
+    try:
+        found = resolve(releases, params['version'], goarches=params['goarch'])
+    except GoVersionError as exc:
+        raise GoVersionError('go_toolchain_version: %s (index: %s)' % (exc, index)) from None
+    mirror = params['mirror'] if params['mirror'].endswith('/') else params['mirror'] + '/'
+    for entry in found['files'].values():
+        entry['url'] = mirror + entry['filename']
+    return found

@@ -1,0 +1,46 @@
+# -*- coding: utf-8 -*-
+# Copyright: go-buildhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side twin of library/go_release.py.
+
+The role resolves the version once per play on the controller. Doing it in
+the controller process saves forking and packaging a module (about 0.4 s a
+run, most of a no-op's budget); the logic and the argument spec are the
+module's own, from module_utils/go_version.py.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from ansible.plugins.action import ActionBase
+
+_NAME = 'go_buildhost_go_version'
+
+
+def _go_version():
+    if _NAME not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / 'module_utils' / 'go_version.py'
+        spec = importlib.util.spec_from_file_location(_NAME, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[_NAME] = module
+    return sys.modules[_NAME]
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        go_version = _go_version()
+        _validation, args = self.validate_argument_spec(argument_spec=go_version.RELEASE_ARGUMENT_SPEC)
+        try:
+            result.update(go_version.lookup_release(args))
+        except go_version.GoVersionError as exc:
+            result.update(failed=True, msg=str(exc))
+        result['changed'] = False
+        return result

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Measure site.yml against fresh Debian 12 containers, all figures from one run.
+
+Cases: a facts-only play, a site.yml fresh converge and a site.yml no-op
+re-run (the median of --runs repetitions each). With --gantsign PATH (a
+checkout of gantsign.golang, never committed here) its fresh and no-op runs
+are measured on the same kind of container and the same tarball.
+
+Writes bench/results/<UTC time>.json and the generated part of
+docs/benchmarks.md.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.integration.conftest import MIRROR, SYSTEMD_FLAGS  # noqa: E402
+
+VENV_BIN = ROOT / '.venv' / 'bin'
+IMAGE = 'go-buildhost/debian:12'
+MARK_BEGIN = '<!-- bench:begin -->'
+MARK_END = '<!-- bench:end -->'
+
+
+def sh(*args, **kwargs):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs).stdout
+
+
+class Host:
+    def __init__(self, workdir):
+        self.name = 'gbh-bench-%s' % uuid.uuid4().hex[:6]
+        sh('docker', 'run', '-d', '--name', self.name, '--hostname', self.name, *SYSTEMD_FLAGS, IMAGE, '/sbin/init')
+        deadline = time.time() + 60
+        while subprocess.run(['docker', 'exec', self.name, 'systemctl', 'is-system-running'],
+                             capture_output=True, text=True, check=False).stdout.strip() not in ('running', 'degraded'):
+            if time.time() > deadline:
+                raise SystemExit('systemd did not start in %s' % self.name)
+            time.sleep(0.3)
+        sh('docker', 'exec', self.name, 'mkdir', '-p', '/srv/go-mirror')
+        for path in MIRROR.iterdir():
+            sh('docker', 'cp', str(path), '%s:/srv/go-mirror/' % self.name)
+        sh('docker', 'exec', self.name, 'systemd-run', '--unit=go-mirror', 'python3', '-m', 'http.server',
+           '--bind', '127.0.0.1', '--directory', '/srv/go-mirror', '8080')
+        self.inventory = Path(workdir) / ('%s.yml' % self.name)
+        self.inventory.write_text(json.dumps({'all': {'children': {'go_buildhosts': {'hosts': {
+            self.name: {'ansible_connection': 'community.docker.docker'}}}}}}))
+
+    def remove(self):
+        subprocess.run(['docker', 'rm', '-f', self.name], capture_output=True, check=False)
+
+
+def timed_play(host, playbook, extra_vars, roles_path=None):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
+    if roles_path:
+        env['ANSIBLE_ROLES_PATH'] = roles_path
+    command = [str(VENV_BIN / 'ansible-playbook'), '-i', str(host.inventory), '-e', json.dumps(extra_vars),
+               str(playbook)]
+    start = time.perf_counter()
+    proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit('%s failed:\n%s\n%s' % (playbook, proc.stdout[-3000:], proc.stderr[-3000:]))
+    return elapsed
+
+
+def measure(runs, workdir, gantsign):
+    index = json.loads((MIRROR / 'index.json').read_text())
+    newest = index[0]
+    version = newest['version'][2:]
+    our_vars = {'go_toolchain_version': version, 'go_toolchain_release_index': str(MIRROR / 'index.json'),
+                'go_toolchain_mirror': 'http://127.0.0.1:8080/'}
+    facts_play = Path(workdir) / 'facts.yml'
+    facts_play.write_text('- name: Facts only\n  hosts: all\n  gather_facts: true\n  tasks: []\n')
+    cases = {'facts_only': [], 'site_fresh': [], 'site_noop': []}
+    if gantsign:
+        cases.update(gantsign_fresh=[], gantsign_noop=[])
+        gantsign_play = Path(workdir) / 'gantsign.yml'
+        gantsign_play.write_text(
+            '- name: gantsign.golang\n  hosts: all\n  become: true\n  roles:\n    - role: %s\n' % Path(gantsign).name)
+        gantsign_vars = {'golang_version': version, 'golang_mirror': 'http://127.0.0.1:8080',
+                         'golang_redis_sha256sum': newest['files'][0]['sha256']}
+    for _ in range(runs):
+        host = Host(workdir)
+        try:
+            cases['site_fresh'].append(timed_play(host, ROOT / 'site.yml', our_vars))
+            cases['facts_only'].append(timed_play(host, facts_play, {}))
+            cases['site_noop'].append(timed_play(host, ROOT / 'site.yml', our_vars))
+        finally:
+            host.remove()
+        if gantsign:
+            host = Host(workdir)
+            try:
+                roles_path = str(Path(gantsign).parent)
+                cases['gantsign_fresh'].append(timed_play(host, gantsign_play, gantsign_vars, roles_path))
+                cases['gantsign_noop'].append(timed_play(host, gantsign_play, gantsign_vars, roles_path))
+            finally:
+                host.remove()
+    return version, {name: {'median_s': round(statistics.median(v), 2), 'runs_s': [round(x, 2) for x in v]}
+                     for name, v in cases.items()}
+
+
+def ratios(cases):
+    out = {'site_noop_over_facts_only': round(cases['site_noop']['median_s'] / cases['facts_only']['median_s'], 2)}
+    if 'gantsign_fresh' in cases:
+        out['site_fresh_over_gantsign_fresh'] = round(
+            cases['site_fresh']['median_s'] / cases['gantsign_fresh']['median_s'], 2)
+        out['gantsign_noop_over_facts_only'] = round(
+            cases['gantsign_noop']['median_s'] / cases['facts_only']['median_s'], 2)
+    return out
+
+
+def write_docs(result):
+    doc = ROOT / 'docs' / 'benchmarks.md'
+    text = doc.read_text()
+    cases, r = result['cases'], result['ratios']
+    lines = [MARK_BEGIN,
+             '_Generated by `make bench` on %s (%s, %d CPUs, Go %s from the local mirror, %d runs per case, '
+             'median shown). Raw figures: `%s`._' % (result['date'], result['machine'], result['cpus'],
+                                                      result['go_version'], result['runs'], result['file']),
+             '', '| case | median wall time | runs |', '| --- | --- | --- |']
+    for name, case in cases.items():
+        lines.append('| %s | %.2f s | %s |' % (name, case['median_s'], ', '.join('%.2f' % x for x in case['runs_s'])))
+    lines += ['', '| ratio | value | target |', '| --- | --- | --- |',
+              '| site.yml no-op / facts-only | %.2f | at most 1.5 |' % r['site_noop_over_facts_only']]
+    if 'site_fresh_over_gantsign_fresh' in r:
+        lines.append('| site.yml fresh / gantsign.golang fresh | %.2f | at most 0.8 |'
+                     % r['site_fresh_over_gantsign_fresh'])
+        lines.append('| gantsign.golang no-op / facts-only | %.2f | (reference: 4.6) |'
+                     % r['gantsign_noop_over_facts_only'])
+    lines.append(MARK_END)
+    before, _, rest = text.partition(MARK_BEGIN)
+    _, _, after = rest.partition(MARK_END)
+    doc.write_text(before + '\n'.join(lines) + after)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--gantsign', default=os.environ.get('GANTSIGN_ROLE', ''),
+                        help='path of a gantsign.golang role checkout to compare against')
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        version, cases = measure(args.runs, workdir, args.gantsign)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    name = 'bench/results/%s.json' % now.strftime('%Y%m%dT%H%M%SZ')
+    result = {'date': now.strftime('%Y-%m-%d %H:%M UTC'), 'machine': platform.machine(), 'cpus': os.cpu_count(),
+              'go_version': version, 'runs': args.runs, 'file': name, 'cases': cases, 'ratios': ratios(cases),
+              'command': 'make bench' + (' GANTSIGN_ROLE=...' if args.gantsign else '')}
+    (ROOT / 'bench/results').mkdir(parents=True, exist_ok=True)
+    (ROOT / name).write_text(json.dumps(result, indent=2) + '\n')
+    write_docs(result)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,62 @@
+"""Every role's README variable table, argument_specs and defaults agree."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = sorted(p.parent.parent.name for p in ROOT.glob('roles/*/meta/argument_specs.yml'))
+ROW = re.compile(r'^\| `(?P<name>[a-z0-9_]+)` \| `(?P<default>.*?)` \|')
+
+
+def spec_options(role):
+    specs = yaml.safe_load((ROOT / 'roles' / role / 'meta/argument_specs.yml').read_text())
+    return specs['argument_specs']['main']['options']
+
+
+def readme_rows(role):
+    rows = {}
+    for line in (ROOT / 'roles' / role / 'README.md').read_text().splitlines():
+        match = ROW.match(line)
+        if match:
+            rows[match.group('name')] = match.group('default')
+    return rows
+
+
+def render(value):
+    if isinstance(value, str):
+        return value if value else '""'
+    return json.dumps(value)
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_readme_table_matches_argument_specs(role):
+    options = spec_options(role)
+    rows = readme_rows(role)
+    assert sorted(rows) == sorted(options)
+    for name, option in options.items():
+        assert rows[name] == render(option.get('default')), name
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_argument_specs_match_defaults(role):
+    options = spec_options(role)
+    defaults = yaml.safe_load((ROOT / 'roles' / role / 'defaults/main.yml').read_text())
+    public = {k for k in defaults if not k.startswith('__')}
+    assert public == set(options), 'defaults/main.yml and argument_specs list different variables'
+    for name, value in defaults.items():
+        if isinstance(value, str) and '{{' in value:
+            continue
+        assert options[name].get('default') == value, name
+        assert name.startswith(role + '_'), name
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_every_public_variable_has_a_comment(role):
+    lines = (ROOT / 'roles' / role / 'defaults/main.yml').read_text().splitlines()
+    for number, line in enumerate(lines):
+        if re.match(r'^[a-z]', line):
+            assert lines[number - 1].startswith('#'), 'no comment above %s' % line
