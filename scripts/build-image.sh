@@ -36,9 +36,11 @@ BOOT_TIMEOUT=90
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOTFS=""
 CONTAINER=""
+DEBOOTSTRAP_PID=""
 
 log() { printf '[build-image] %s\n' "$*"; }
-die() { printf '[build-image] error: %s\n' "$*" >&2; exit 1; }
+warn() { printf '[build-image] error: %s\n' "$*" >&2; }
+die() { warn "$*"; exit 1; }
 
 usage() {
     sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -70,14 +72,28 @@ unmount_below() {
         sort -r | while read -r mnt; do umount -l "$mnt" 2>/dev/null || true; done
 }
 
+stop_debootstrap() {
+    local pid=$DEBOOTSTRAP_PID
+    [[ -n $pid ]] || return 0
+    DEBOOTSTRAP_PID=""
+    kill -TERM -- "-$pid" 2>/dev/null || return 0
+    for _ in {1..50}; do
+        kill -0 -- "-$pid" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    sleep 0.5
+}
+
 cleanup() {
+    stop_debootstrap
     if [[ -n $CONTAINER ]]; then
         docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
         CONTAINER=""
     fi
     if [[ -n $ROOTFS ]]; then
         unmount_below "$ROOTFS"
-        rm -rf --one-file-system "$ROOTFS"
+        rm -rf --one-file-system "$ROOTFS" "$ROOTFS.log"
         ROOTFS=""
     fi
 }
@@ -150,13 +166,17 @@ build_image() {
     local logfile=$ROOTFS.log
     log "$image: debootstrap $suite (minbase) into $ROOTFS"
     t=$(now)
-    if ! debootstrap --variant=minbase --components=main --include="$PACKAGES" \
-        "$suite" "$ROOTFS" "$DEBIAN_MIRROR" >"$logfile" 2>&1; then
+    setsid debootstrap --variant=minbase --components=main --include="$PACKAGES" \
+        "$suite" "$ROOTFS" "$DEBIAN_MIRROR" >"$logfile" 2>&1 </dev/null &
+    DEBOOTSTRAP_PID=$!
+    if ! wait "$DEBOOTSTRAP_PID"; then
+        DEBOOTSTRAP_PID=""
         tail -n 20 "$logfile" >&2
         [[ -f $ROOTFS/debootstrap/debootstrap.log ]] && tail -n 20 "$ROOTFS/debootstrap/debootstrap.log" >&2
         rm -f "$logfile"
         die "debootstrap $suite failed"
     fi
+    DEBOOTSTRAP_PID=""
     rm -f "$logfile"
     log "$image: debootstrap done in $(elapsed "$t")"
 
@@ -169,7 +189,6 @@ build_image() {
         docker import \
             --change 'CMD ["/sbin/init"]' \
             --change 'ENV container=docker' \
-            --change 'STOPSIGNAL SIGRTMIN+3' \
             --change "LABEL org.opencontainers.image.title=go-buildhost-debian-$(release_for "$suite")" \
             --change "LABEL org.opencontainers.image.version=$suite" \
             --message "debootstrap --variant=minbase $suite + $PACKAGES" \
@@ -179,11 +198,25 @@ build_image() {
     log "$image: built in $(elapsed "$t0"), size $(docker image inspect -f '{{.Size}}' "$image" | numfmt --to=si)"
 }
 
+wait_for_systemd() {
+    local container=$1 deadline=$((SECONDS + BOOT_TIMEOUT)) state=""
+    while ((SECONDS < deadline)); do
+        state=$(timeout "$BOOT_TIMEOUT" docker exec "$container" \
+            systemctl is-system-running --wait 2>/dev/null) || true
+        case $state in
+            running | degraded | maintenance | stopping) break ;;
+        esac
+        [[ $(docker inspect -f '{{.State.Running}}' "$container" 2>/dev/null) == true ]] || break
+        sleep 0.5
+    done
+    echo "$state"
+}
+
 verify_image() {
     local image=$1 t state python
     t=$(now)
-    CONTAINER=$(docker run -d "${RUN_FLAGS[@]}" "$image")
-    state=$(timeout "$BOOT_TIMEOUT" docker exec "$CONTAINER" systemctl is-system-running --wait 2>/dev/null) || true
+    CONTAINER=$(docker run -d "${RUN_FLAGS[@]}" "$image") || { warn "$image: docker run failed"; return 1; }
+    state=$(wait_for_systemd "$CONTAINER")
     case $state in
         running) ;;
         degraded)
@@ -192,19 +225,20 @@ verify_image() {
             ;;
         *)
             docker logs "$CONTAINER" 2>&1 | tail -n 20 >&2 || true
-            die "$image: systemd did not boot (state '${state:-none}')"
+            warn "$image: systemd did not boot (state '${state:-none}')"
+            return 1
             ;;
     esac
-    python=$(docker exec "$CONTAINER" python3 --version) || die "$image: python3 not usable"
-    docker exec "$CONTAINER" sudo -n true || die "$image: sudo not usable"
-    [[ $(docker exec "$CONTAINER" cat /proc/1/comm) == systemd ]] || die "$image: PID 1 is not systemd"
+    python=$(docker exec "$CONTAINER" python3 --version) || { warn "$image: python3 not usable"; return 1; }
+    docker exec "$CONTAINER" sudo -n true || { warn "$image: sudo not usable"; return 1; }
+    [[ $(docker exec "$CONTAINER" cat /proc/1/comm) == systemd ]] || { warn "$image: PID 1 is not systemd"; return 1; }
     log "$image: verified in $(elapsed "$t"): systemd $state, $python"
     docker rm -f "$CONTAINER" >/dev/null
     CONTAINER=""
 }
 
 main() {
-    local force=0 verify=auto arg suite image t0
+    local force=0 verify=auto arg suite image old_id t0
     local -a suites=()
     for arg in "$@"; do
         case $arg in
@@ -225,13 +259,27 @@ main() {
         image=$IMAGE_REPO:$(release_for "$suite")
         if ((force == 0)) && image_exists "$image"; then
             log "$image: exists, skipping build (use --force to rebuild)"
-            [[ $verify == always ]] && verify_image "$image"
+            if [[ $verify == always ]] && ! verify_image "$image"; then
+                die "$image failed verification; rebuild it with --force"
+            fi
             continue
         fi
         ((EUID == 0)) || die "building $image needs root (debootstrap)"
         require_tools
+        old_id=$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null) || old_id=""
         build_image "$suite" "$image"
-        [[ $verify == never ]] || verify_image "$image"
+        if [[ $verify != never ]] && ! verify_image "$image"; then
+            cleanup
+            docker image rm "$image" >/dev/null 2>&1 || true
+            if [[ -n $old_id ]]; then
+                docker tag "$old_id" "$image"
+                die "$image: the new build failed verification; kept the previous image"
+            fi
+            die "$image failed verification and was removed"
+        fi
+        if [[ -n $old_id && $old_id != "$(docker image inspect -f '{{.Id}}' "$image")" ]]; then
+            docker image rm "$old_id" >/dev/null 2>&1 || true
+        fi
     done
     log "done in $(elapsed "$t0")"
 }
