@@ -50,7 +50,7 @@ class Target:
         vars_file = self.workdir / ('vars-%s.json' % uuid.uuid4().hex[:8])
         vars_file.write_text(json.dumps(extra_vars))
         env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
-                   ANSIBLE_CALLBACKS_ENABLED='', PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
+                   PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
         command = [str(VENV_BIN / 'ansible-playbook'), '-i', str(self.inventory), '-e', '@%s' % vars_file,
                    *args, str(ROOT / playbook)]
         if background:
@@ -74,7 +74,7 @@ class PlayResult:
         for play in self.data['plays']:
             for task in play['tasks']:
                 if host in task['hosts']:
-                    self.tasks[task['task']['name']] = task['hosts'][host]
+                    self.tasks[task['task']['name'].split(' : ', 1)[-1]] = task['hosts'][host]
 
     @property
     def changed(self):
@@ -92,7 +92,7 @@ class PlayResult:
         for name, result in self.tasks.items():
             if name.startswith(prefix):
                 return result
-        raise KeyError(prefix)
+        raise KeyError('%s not among %s' % (prefix, sorted(self.tasks)))
 
 
 @pytest.fixture(scope='module')

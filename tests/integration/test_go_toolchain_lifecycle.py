@@ -122,7 +122,7 @@ def test_run_killed_mid_extraction_never_breaks_go(target, versions):
             assert time.time() < deadline, 'extraction never started'
             time.sleep(0.05)
         # kill -9 the module (tar's parent) and tar, as a power cut would
-        target.sh('for p in $(pgrep -f "tar -xzf"); do kill -9 $(ps -o ppid= -p $p) $p; done; true')
+        target.sh('for p in $(pgrep -x tar); do kill -9 $(ps -o ppid= -p $p) $p; done')
         proc.kill()
         proc.communicate()
         assert target.sh('ls -d %s/.tmp-go-buildhost-extract-* 2>/dev/null; true' % ROOT), \
@@ -143,6 +143,7 @@ def test_run_killed_mid_extraction_never_breaks_go(target, versions):
 
 def test_file_url_mirror_on_the_target(target, versions):
     old, _new = versions
+    target.sh('rm -rf %s/%s' % (ROOT, old))
     result = target.play(dict(BASE, go_toolchain_version=old, go_toolchain_mirror='file:///srv/go-mirror/'))
     assert not result.failed, result.messages()
     assert result.result('Ensure the active Go toolchain is')['archive_needed'] is True
