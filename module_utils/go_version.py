@@ -24,22 +24,6 @@ _SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
 
 _STAGE_ORDER = {'beta': 0, 'rc': 1, None: 2}
 
-# ansible_architecture -> GOARCH of the official linux tarballs.
-ARCH_MAP = {
-    'x86_64': 'amd64',
-    'amd64': 'amd64',
-    'aarch64': 'arm64',
-    'arm64': 'arm64',
-    'armv6l': 'armv6l',
-    'armv7l': 'armv6l',
-    'i386': '386',
-    'i686': '386',
-    'ppc64le': 'ppc64le',
-    's390x': 's390x',
-}
-SUPPORTED_GOARCH = ('amd64', 'arm64', 'armv6l', '386', 'ppc64le', 's390x')
-
-
 class GoVersionError(ValueError):
     """A version string, request or index that cannot be used."""
 

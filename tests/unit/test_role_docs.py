@@ -60,3 +60,12 @@ def test_every_public_variable_has_a_comment(role):
     for number, line in enumerate(lines):
         if re.match(r'^[a-z]', line):
             assert lines[number - 1].startswith('#'), 'no comment above %s' % line
+
+
+def test_go_toolchain_maps_every_supported_architecture():
+    arch_map = yaml.safe_load((ROOT / 'roles/go_toolchain/vars/main.yml').read_text())['__go_toolchain_arch_map']
+    specs = spec_options('go_toolchain')['go_toolchain_arch']['choices']
+    assert set(arch_map.values()) == set(specs) - {''}
+    for fact, goarch in {'x86_64': 'amd64', 'aarch64': 'arm64', 'armv7l': 'armv6l', 'i686': '386',
+                         'ppc64le': 'ppc64le', 's390x': 's390x'}.items():
+        assert arch_map[fact] == goarch
