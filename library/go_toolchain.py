@@ -72,6 +72,16 @@ options:
     description: Seconds to wait for the download to start.
     type: int
     default: 60
+  lock_timeout:
+    description:
+      - Seconds to wait for the host-wide go-buildhost lock held by an overlapping run
+        (C(go_buildhost_lock_timeout)); the module fails naming the holder after that.
+    type: int
+    default: 300
+  lock_path:
+    description: The lock file, under /run so that it never outlives a boot.
+    type: path
+    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -147,6 +157,7 @@ from ansible.module_utils.atomic_fs import (
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.go_version import is_release, is_sha256, parse_release
+from ansible.module_utils.host_lock import host_lock, lock_argument_spec
 
 COMMANDS = ('go', 'gofmt')
 CHUNK = 1024 * 1024
@@ -498,16 +509,18 @@ def main():
             keep_versions=dict(type='int', default=2),
             fact_path=dict(type='str', default='/etc/ansible/facts.d/go_toolchain.fact'),
             timeout=dict(type='int', default=60),
+            **lock_argument_spec(),
         ),
         required_if=[('state', 'present', ('version', 'sha256'))],
         supports_check_mode=True,
     )
     validate(module)
     tc = Toolchain(module)
-    if module.params['state'] == 'present':
-        present(module, tc)
-    else:
-        absent(module, tc)
+    with host_lock(module, 'go_toolchain state=%s version=%s' % (module.params['state'], module.params['version'])):
+        if module.params['state'] == 'present':
+            present(module, tc)
+        else:
+            absent(module, tc)
 
 
 if __name__ == '__main__':

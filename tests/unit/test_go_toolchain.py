@@ -1,5 +1,6 @@
 """go_toolchain against a temporary root, with fake but runnable Go archives."""
 
+import fcntl
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ def env(tmp_path, run_module):
         'link': str(tmp_path / 'go'),
         'bin_dirs': [str(tmp_path / 'bin')],
         'fact_path': str(tmp_path / 'facts.d/go_toolchain.fact'),
+        'lock_path': str(tmp_path / 'run/go-buildhost.lock'),
     }
 
     class Env:
@@ -254,3 +256,19 @@ def test_absent_removes_what_it_installed(env):
     assert os.listdir(env.lib) == ['README.local']
     assert not env.fact.exists()
     assert env.absent()['changed'] is False
+
+
+def test_waits_for_the_host_lock_then_names_its_holder(env):
+    lock = env.root / 'run/go-buildhost.lock'
+    lock.parent.mkdir()
+    (env.root / 'run/go-buildhost.lock.holder').write_text(json.dumps(
+        {'what': 'sysctl_profile', 'pid': 4242, 'since': '2026-11-22T07:00:00Z'}))
+    with open(lock, 'w') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(ModuleFail, match=r'holds .*go-buildhost.lock: sysctl_profile \(pid 4242, since '
+                                             r'2026-11-22T07:00:00Z\)\. Waited 1 s'):
+            env.run('1.27.3', lock_timeout=1)
+    assert not env.lib.exists()
+    assert env.run('1.27.3')['changed'] is True
+    holder = json.loads((env.root / 'run/go-buildhost.lock.holder').read_text())
+    assert holder['what'].startswith('go_toolchain state=present version=1.27.3')
