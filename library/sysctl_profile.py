@@ -555,6 +555,7 @@ def present(module, tc):
         tc.actions.append('write %s' % params['fact_path'])
     changed = bool(tc.actions)
     if module.check_mode or not changed:
+        warn_pending(module, tc, pending)
         module.exit_json(changed=changed, actions=tc.actions, applied=[w[0] for w in writes],
                          msg=summary(values, writes, pending, shadowed), **result)
 
@@ -571,8 +572,21 @@ def present(module, tc):
         tc.fail('Writing %s failed: %s. The live values are applied; run again once the problem is fixed.'
                 % (tc.path, to_native(exc)))
     applied = [d for d in written if d in values]
+    warn_pending(module, tc, pending)
     module.exit_json(changed=True, actions=tc.actions, applied=applied,
                      msg=summary(values, [w for w in writes if w[0] in applied], pending, shadowed), **result)
+
+
+def warn_pending(module, tc, pending):
+    """One warning for the keys persisted but not in effect (apply_live=never asked for exactly that)."""
+    if not pending or tc.mode == 'never':
+        return
+    reasons = {}
+    for dotted in sorted(pending):
+        reasons.setdefault(pending[dotted]['reason'], []).append(
+            '%s = %s (now %s)' % (dotted, pending[dotted]['value'], pending[dotted]['live']))
+    module.warn('Persisted in %s but not in effect here: %s.' % (
+        tc.path, '; '.join('%s: %s' % (', '.join(keys), reason) for reason, keys in reasons.items())))
 
 
 def fact_text(tc, values, report, result):
