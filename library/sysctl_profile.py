@@ -82,6 +82,16 @@ options:
     type: list
     elements: path
     default: [/etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d]
+  lock_timeout:
+    description:
+      - Seconds to wait for the host-wide go-buildhost lock held by an overlapping run
+        (C(go_buildhost_lock_timeout)); the module fails naming the holder after that.
+    type: int
+    default: 300
+  lock_path:
+    description: The lock file, under /run so that it never outlives a boot.
+    type: path
+    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -162,6 +172,7 @@ import os
 from ansible.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.host_lock import host_lock, lock_argument_spec
 from ansible.module_utils.sysctl_conf import (
     SYSCTL_DIRS, SysctlError, describe_errno, detect_container, format_value, is_namespaced, is_writable,
     normalize_key, overriding_files, parse_conf, read_live, values_equal, write_live)
@@ -666,15 +677,17 @@ def main():
             fact_path=dict(type='str', default='/etc/ansible/facts.d/sysctl_tuning.fact'),
             proc_root=dict(type='path', default='/proc/sys'),
             sysctl_dirs=dict(type='list', elements='path', default=list(SYSCTL_DIRS)),
+            **lock_argument_spec(),
         ),
         supports_check_mode=True,
     )
     validate(module)
     tc = Profile(module)
-    if module.params['state'] == 'present':
-        present(module, tc)
-    else:
-        absent(module, tc)
+    with host_lock(module, 'sysctl_profile state=%s path=%s' % (module.params['state'], module.params['path'])):
+        if module.params['state'] == 'present':
+            present(module, tc)
+        else:
+            absent(module, tc)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 """sysctl_profile against a fake /proc/sys tree and fake sysctl.d directories in a temporary directory."""
 
 import errno
+import fcntl
 import json
 import os
 import re
@@ -67,6 +68,7 @@ def env(tmp_path, run_module, monkeypatch):
         def base(self, **extra):
             args = {'defaults': DEFAULTS, 'header': HEADER, 'path': str(self.conf), 'state_path': str(self.state),
                     'fact_path': str(self.fact), 'proc_root': str(proc),
+                    'lock_path': str(tmp_path / 'run/go-buildhost.lock'),
                     'sysctl_dirs': [str(tmp_path / d) for d in DIRS]}
             args.update(extra)
             return args
@@ -463,3 +465,17 @@ def test_fail_on_shadowed_stops_before_any_change(env):
                                          r'overridden at boot by .*99-sysctl\.conf:1 \(30\).*nothing was changed'):
         env.run(fail_on_shadowed=True)
     assert not env.conf.exists() and env.writes == []
+
+
+def test_waits_for_the_host_lock_then_names_its_holder(env):
+    lock = env.root / 'run/go-buildhost.lock'
+    (env.root / 'run/go-buildhost.lock.holder').write_text(json.dumps(
+        {'what': 'go_toolchain state=present', 'pid': 4242, 'since': '2026-11-22T07:00:00Z'}))
+    with open(lock, 'w') as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(ModuleFail, match=r'holds .*go-buildhost.lock: go_toolchain state=present \(pid 4242'):
+            env.run(lock_timeout=1)
+    assert not env.conf.exists() and env.writes == []
+    assert env.run()['changed'] is True
+    holder = json.loads((env.root / 'run/go-buildhost.lock.holder').read_text())
+    assert holder['what'] == 'sysctl_profile state=present path=%s' % env.conf
