@@ -1,0 +1,57 @@
+"""Helpers for the VM suite: run Ansible against the Molecule VM inventory."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = ROOT / '.venv' / 'bin'
+
+
+def ansible_env():
+    env = dict(os.environ, PATH='%s:%s' % (BIN, os.environ['PATH']), ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
+               ANSIBLE_CALLBACK_PLUGINS=str(ROOT / 'callback_plugins'), ANSIBLE_CALLBACKS_ENABLED='drift_report')
+    ephemeral = os.environ.get('MOLECULE_EPHEMERAL_DIRECTORY')
+    if ephemeral and (Path(ephemeral) / 'ansible.cfg').exists():
+        env['ANSIBLE_CONFIG'] = str(Path(ephemeral) / 'ansible.cfg')
+    return env
+
+
+def inventory():
+    return os.environ['MOLECULE_INVENTORY_FILE']
+
+
+@pytest.fixture(scope='session')
+def playbook():
+    """playbook(path, **extra_vars) -> (rc, stats of the VM host, parsed JSON)."""
+
+    def run(path, **extra_vars):
+        command = [str(BIN / 'ansible-playbook'), '-i', inventory(), str(ROOT / path)]
+        if extra_vars:
+            command += ['-e', json.dumps(extra_vars)]
+        proc = subprocess.run(command, env=ansible_env(), cwd=ROOT, capture_output=True, text=True,
+                              timeout=900, check=False)
+        try:
+            data = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError('ansible-playbook %s gave no JSON (rc=%d): %s %s' % (
+                path, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:])) from None
+        stats = next(iter(data['stats'].values()))
+        return proc.returncode, stats, data
+
+    return run
+
+
+@pytest.fixture(scope='session')
+def reboot():
+    def run():
+        proc = subprocess.run([str(BIN / 'ansible'), '-i', inventory(), 'go_buildhosts', '--become', '-m',
+                               'ansible.builtin.reboot', '-a', 'reboot_timeout=300'],
+                              env=dict(ansible_env(), ANSIBLE_STDOUT_CALLBACK='default'), cwd=ROOT,
+                              capture_output=True, text=True, timeout=420, check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    return run
