@@ -1,0 +1,524 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: go-buildhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: cgroup_slices
+short_description: Systemd slices for builds, services placed in them, and the Go limits that match
+description:
+  - Reads, compares and, if needed, writes every file in one call, then reloads systemd at most once.
+  - Each of I(slices) becomes C(I(unit_dir)/<name>.slice) with MemoryHigh, MemoryMax, CPUQuota,
+    CPUWeight, TasksMax, IOWeight and AllowedCPUs. A dash in a name nests, so C(go-build.slice) is a
+    child of C(go.slice).
+  - Each of I(services) (a unit name, a template such as C(jenkins-agent@.service), or a glob such as
+    C(actions.runner.*) matched against the unit files in I(unit_paths)) gets the drop-in
+    C(I(unit_dir)/<unit>.d/I(dropin_name)) with C(Slice=) and C(Environment=) lines for GOMAXPROCS
+    and GOMEMLIMIT, followed by the service's own I(environment).
+  - GOMAXPROCS is ceil(quota/100) of the tightest CPUQuota among the slice and the managed slices it
+    nests in, at least 1 and at most the CPUs the slice may use. Go reads only the cpu.max of its own
+    leaf cgroup, so a quota on a slice never reaches a build without this.
+  - GOMEMLIMIT is I(gomemlimit_percent) of the lowest MemoryHigh or MemoryMax along the same chain
+    (percentages of RAM resolved against MemTotal), in whole MiB.
+  - The same values go to C(I(env_dir)/<slice>.env), which the wrapper command sources.
+  - Files that carry the module's marker but are no longer wanted are removed; a file in one of those
+    places without the marker is never overwritten (the module fails instead).
+  - Running services whose drop-in changed, or that still run outside their slice or with an older
+    environment than their drop-in, are restarted with C(systemctl try-restart) when I(restart) is
+    true and reported in C(restart_pending) otherwise.
+version_added: "1.0.0"
+author: go-buildhost contributors
+options:
+  slices:
+    description:
+      - The slices, each a dict with C(name) (required, ending in C(.slice)), C(description),
+        C(memory_high), C(memory_max) (bytes with an optional K, M, G or T suffix, a percentage of RAM,
+        or C(infinity)), C(cpu_quota) (a percentage of one CPU, e.g. C(150%)), C(cpu_weight) and
+        C(io_weight) (1 to 10000), C(tasks_max) (a number, a percentage or C(infinity)) and
+        C(allowed_cpus) (a CPU list such as C(0-3,6)). Empty values are left out of the unit.
+    type: list
+    elements: dict
+    default: []
+  services:
+    description:
+      - Services to place in a slice, each a dict with C(name) (required), C(slice) (default the first
+        of I(slices)) and C(environment) (a dict added after GOMAXPROCS and GOMEMLIMIT, which it may override).
+    type: list
+    elements: dict
+    default: []
+  require_services:
+    description: Fail when a service is not installed or a glob matches none, instead of warning.
+    type: bool
+    default: false
+  restart:
+    description: Restart the running services that need it; otherwise only report them in C(restart_pending).
+    type: bool
+    default: false
+  daemon_reload:
+    description: Run C(systemctl daemon-reload) once when a unit file or drop-in changed.
+    type: bool
+    default: true
+  gomemlimit_percent:
+    description: GOMEMLIMIT as a percentage of the memory limit (1 to 100).
+    type: int
+    default: 90
+  header:
+    description: Comment lines written at the top of every generated file, before the module's marker line.
+    type: str
+    default: ""
+  unit_dir:
+    description: Directory for the slice units and the drop-in directories.
+    type: path
+    default: /etc/systemd/system
+  dropin_name:
+    description: File name of the drop-ins.
+    type: str
+    default: 60-go-buildhost-slice.conf
+  env_dir:
+    description: Directory for the C(<slice>.env) files with each slice's Go environment.
+    type: path
+    default: /etc/go-buildhost/slices
+  wrapper_path:
+    description: Where to install the wrapper command; empty installs none (and removes one installed before).
+    type: str
+    default: ""
+  wrapper_content:
+    description:
+      - The wrapper script, rendered from the role's template.
+      - Must contain the marker C(build_cgroups (go-buildhost)).
+    type: str
+    default: ""
+  fact_path:
+    description: Local fact file recording what was written; empty writes none.
+    type: str
+    default: /etc/ansible/facts.d/build_cgroups.fact
+  unit_paths:
+    description: Directories searched for unit files when checking that services exist and expanding globs.
+    type: list
+    elements: path
+    default: [/etc/systemd/system, /run/systemd/system, /run/systemd/transient, /run/systemd/generator,
+              /run/systemd/generator.late, /usr/local/lib/systemd/system, /usr/lib/systemd/system, /lib/systemd/system]
+  proc_root:
+    description: Where procfs is mounted (MemTotal and the CPU count are read there).
+    type: path
+    default: /proc
+attributes:
+  check_mode:
+    support: full
+    details: Reports the files that would change and the services that would need a restart.
+  diff_mode:
+    support: full
+    details: Shows every changed file before and after.
+'''
+
+EXAMPLES = r'''
+- name: Ensure the build slice exists and gitlab-runner runs in it
+  cgroup_slices:
+    slices:
+      - name: gobuild.slice
+        memory_high: 70%
+        memory_max: 80%
+        cpu_quota: 400%
+        cpu_weight: 50
+    services:
+      - name: gitlab-runner
+    restart: false
+'''
+
+RETURN = r'''
+slices:
+  description: Each slice with its unit file, cgroup path below systemd's root, and Go environment.
+  returned: always
+  type: dict
+  sample: {"go-build.slice": {"unit_file": "/etc/systemd/system/go-build.slice",
+                              "cgroup": "go.slice/go-build.slice",
+                              "environment": {"GOMAXPROCS": "2", "GOMEMLIMIT": "1843MiB"},
+                              "env_file": "/etc/go-buildhost/slices/go-build.slice.env"}}
+services:
+  description: Each service placed in a slice, keyed by unit name.
+  returned: always
+  type: dict
+  sample: {"gitlab-runner.service": {"requested": "gitlab-runner", "slice": "gobuild.slice", "installed": true,
+                                     "active": true, "in_slice": true,
+                                     "dropin": "/etc/systemd/system/gitlab-runner.service.d/60-go-buildhost-slice.conf",
+                                     "environment": {"GOMEMLIMIT": "14745MiB"}}}
+missing:
+  description: Requested services that are not installed, and globs that matched nothing.
+  returned: always
+  type: list
+  elements: str
+files_written:
+  description: Files written (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+files_removed:
+  description: Files removed because nothing asks for them any more (or, in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+daemon_reloaded:
+  description: Whether systemctl daemon-reload ran.
+  returned: always
+  type: bool
+restarted:
+  description: Services restarted by this run.
+  returned: always
+  type: list
+  elements: str
+restart_pending:
+  description: Running services that need a restart to get their slice and environment, and were not restarted.
+  returned: always
+  type: list
+  elements: str
+memory_total:
+  description: MemTotal in bytes, the base of the percentages.
+  returned: always
+  type: int
+cpus:
+  description: CPUs the kernel lists.
+  returned: always
+  type: int
+'''
+
+import json
+import os
+import stat
+import time
+
+from ansible.module_utils.atomic_fs import read_text, write_file
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.cgroup_fs import mem_total, online_cpus, parse_systemctl_show
+from ansible.module_utils.cgroup_spec import (
+    go_environment, is_glob, is_template, match_units, render_dropin, render_env_file, render_slice,
+    service_unit, slice_cgroup, text, validate)
+from ansible.module_utils.common.text.converters import to_native
+
+MARKER_TAG = 'build_cgroups (go-buildhost)'
+MARKER = '# %s: generated from the build_cgroups_* variables; local changes are overwritten.' % MARKER_TAG
+SHOW = 'Id,Names,LoadState,ActiveState,ControlGroup,ActiveEnterTimestampMonotonic'
+
+
+class Plan(object):
+    def __init__(self, module):
+        self.module = module
+        params = module.params
+        self.unit_dir = params['unit_dir']
+        self.dropin_name = params['dropin_name']
+        self.env_dir = params['env_dir']
+        header = (params['header'] or '').rstrip('\n')
+        self.head = (header + '\n' + MARKER) if header else MARKER
+        self.files = {}  # path -> (content, mode)
+        self.systemctl = None
+
+    def want(self, path, content, mode=0o644):
+        self.files[path] = (content, mode)
+
+    def bin(self):
+        if self.systemctl is None:
+            self.systemctl = self.module.get_bin_path('systemctl', required=True)
+        return self.systemctl
+
+    def run(self, args, what):
+        rc, out, err = self.module.run_command([self.bin()] + args, environ_update={'LC_ALL': 'C'})
+        if rc != 0:
+            self.module.fail_json(msg='systemctl %s failed (rc=%d): %s. %s' % (' '.join(args), rc, err.strip(), what))
+        return out
+
+
+def owned(path):
+    content = read_text(path)
+    return content is not None and MARKER_TAG in content
+
+
+def installed_units(unit_paths):
+    names = set()
+    for directory in unit_paths:
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            continue
+        names.update(e for e in entries if e.endswith('.service'))
+    return names
+
+
+def managed_files(plan, previous_fact):
+    """Files this module wrote before: marker-bearing slices, drop-ins, env files, the recorded wrapper."""
+    found = set()
+    try:
+        entries = sorted(os.listdir(plan.unit_dir))
+    except OSError:
+        entries = []
+    for entry in entries:
+        path = os.path.join(plan.unit_dir, entry)
+        if entry.endswith('.slice') and os.path.isfile(path) and not os.path.islink(path) and owned(path):
+            found.add(path)
+        elif entry.endswith('.d') and os.path.isdir(path):
+            dropin = os.path.join(path, plan.dropin_name)
+            if os.path.isfile(dropin) and owned(dropin):
+                found.add(dropin)
+    try:
+        envs = sorted(os.listdir(plan.env_dir))
+    except OSError:
+        envs = []
+    for entry in envs:
+        path = os.path.join(plan.env_dir, entry)
+        if entry.endswith('.env') and os.path.isfile(path) and owned(path):
+            found.add(path)
+    for path in previous_fact.get('files', []):
+        if isinstance(path, str) and os.path.isfile(path) and owned(path):
+            found.add(path)
+    return found
+
+
+def previous(fact_path):
+    if not fact_path:
+        return {}
+    try:
+        data = json.loads(read_text(fact_path) or '{}')
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def file_mode(path):
+    try:
+        return stat.S_IMODE(os.lstat(path).st_mode)
+    except OSError:
+        return None
+
+
+def mtime_monotonic_us(path):
+    """A file's mtime on the monotonic clock systemd's *TimestampMonotonic properties use, in µs."""
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return None
+    offset = time.time() - time.monotonic()
+    return int((mtime - offset) * 1000000)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            slices=dict(type='list', elements='dict', default=[]),
+            services=dict(type='list', elements='dict', default=[]),
+            require_services=dict(type='bool', default=False),
+            restart=dict(type='bool', default=False),
+            daemon_reload=dict(type='bool', default=True),
+            gomemlimit_percent=dict(type='int', default=90),
+            header=dict(type='str', default=''),
+            unit_dir=dict(type='path', default='/etc/systemd/system'),
+            dropin_name=dict(type='str', default='60-go-buildhost-slice.conf'),
+            env_dir=dict(type='path', default='/etc/go-buildhost/slices'),
+            wrapper_path=dict(type='str', default=''),
+            wrapper_content=dict(type='str', default=''),
+            fact_path=dict(type='str', default='/etc/ansible/facts.d/build_cgroups.fact'),
+            unit_paths=dict(type='list', elements='path', default=[
+                '/etc/systemd/system', '/run/systemd/system', '/run/systemd/transient', '/run/systemd/generator',
+                '/run/systemd/generator.late', '/usr/local/lib/systemd/system', '/usr/lib/systemd/system',
+                '/lib/systemd/system']),
+            proc_root=dict(type='path', default='/proc'),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    slices, services = params['slices'], params['services']
+    errors = validate(slices, services, '', params['gomemlimit_percent'], params['wrapper_path'])
+    for name in ('unit_dir', 'env_dir'):
+        if not os.path.isabs(params[name]):
+            errors.append('%s must be an absolute path, got "%s".' % (name, params[name]))
+    if params['wrapper_path'] and MARKER_TAG not in params['wrapper_content']:
+        errors.append('wrapper_content must contain the marker "%s" so later runs know the file is theirs.'
+                      % MARKER_TAG)
+    if '/' in params['dropin_name'] or not params['dropin_name'].endswith('.conf'):
+        errors.append('dropin_name must be a file name ending in .conf, got "%s".' % params['dropin_name'])
+    if errors:
+        module.fail_json(msg=' '.join(errors) + ' Nothing was changed.', errors=errors)
+
+    memory = mem_total(params['proc_root'])
+    if memory is None:
+        module.fail_json(msg='Cannot read MemTotal from %s/meminfo; nothing was changed.' % params['proc_root'])
+    cpus = online_cpus(params['proc_root'])
+    plan = Plan(module)
+    names = [text(s['name']) for s in slices]
+
+    # ---- services: expand globs, find what is installed and running --------------------
+    available = installed_units(params['unit_paths'])
+    placed = {}  # unit -> dict(requested, slice, environment)
+    missing = []
+    for item in services:
+        requested = text(item['name'])
+        unit = service_unit(requested)
+        target = text(item.get('slice')) or names[0]
+        units = match_units(unit, available) if is_glob(unit) else [unit]
+        if not units:
+            missing.append(requested)
+        for found in units:
+            placed.setdefault(found, dict(requested=requested, slice=target, environment=item.get('environment') or {}))
+    shown = {}
+    if placed:
+        queries = []
+        for unit in sorted(placed):
+            queries.append(unit[:-len('@.service')] + '@*.service' if is_template(unit) else unit)
+        for block in parse_systemctl_show(plan.run(['show', '--property=' + SHOW, '--'] + queries,
+                                                   'Is systemd running on this host?')):
+            for name in [block['Id']] + block.get('Names', '').split():
+                shown.setdefault(name, block)
+    for unit in sorted(placed):
+        base = unit.split('@', 1)[0] + '@.service' if '@' in unit else None
+        on_disk = unit in available or (base is not None and base in available)
+        loaded = shown.get(unit, {}).get('LoadState') not in (None, '', 'not-found')
+        placed[unit]['installed'] = on_disk or loaded
+    absent = set(p['requested'] for p in placed.values() if not p['installed'])
+    missing = [text(s['name']) for s in services if text(s['name']) in absent or text(s['name']) in missing]
+    if missing and params['require_services']:
+        module.fail_json(
+            msg='build_cgroups_require_services is true but these build_cgroups_services are not installed on this '
+                'host (no unit file, or a glob that matches none): %s. Install them first, fix the names, or set '
+                'build_cgroups_require_services: false to write their drop-ins anyway. Nothing was changed.'
+                % ', '.join(missing), missing=missing)
+    for name in missing:
+        module.warn('%s is not installed: its drop-in is written%s, so it runs in its slice once installed.'
+                    % (name, '' if name in [p['requested'] for p in placed.values()] else ' for nothing (a glob '
+                       'matching no unit gets no drop-in)'))
+
+    # ---- the files we want ------------------------------------------------------------------
+    report_slices = {}
+    environments = {}
+    for item in slices:
+        name = text(item['name'])
+        env = go_environment(slices, name, memory, cpus, params['gomemlimit_percent'])
+        environments[name] = env
+        unit_file = os.path.join(plan.unit_dir, name)
+        env_file = os.path.join(plan.env_dir, name + '.env')
+        plan.want(unit_file, render_slice(item, plan.head))
+        plan.want(env_file, render_env_file(env, plan.head))
+        report_slices[name] = dict(unit_file=unit_file, cgroup=slice_cgroup(name), environment=env, env_file=env_file)
+    report_services = {}
+    for unit, entry in sorted(placed.items()):
+        env = dict(environments[entry['slice']])
+        env.update(dict((text(k), text(v)) for k, v in entry['environment'].items()))
+        dropin = os.path.join(plan.unit_dir, unit + '.d', plan.dropin_name)
+        plan.want(dropin, render_dropin(entry['slice'], env, plan.head))
+        report_services[unit] = dict(requested=entry['requested'], slice=entry['slice'], dropin=dropin,
+                                     installed=entry['installed'], environment=env, active=False, in_slice=None)
+    if params['wrapper_path']:
+        plan.want(params['wrapper_path'], params['wrapper_content'], 0o755)
+    old_fact = previous(params['fact_path'])
+    if params['fact_path']:
+        fact = dict(slices=report_slices, services=dict(
+            (u, dict((k, s[k]) for k in ('requested', 'slice', 'dropin', 'environment')))
+            for u, s in report_services.items()),
+            wrapper=params['wrapper_path'] or None)
+        fact['files'] = sorted(plan.files)
+        plan.want(params['fact_path'], json.dumps(fact, indent=2, sort_keys=True) + '\n')
+
+    # ---- compare -----------------------------------------------------------------------------
+    for path in plan.files:
+        if path == params['fact_path']:
+            continue
+        if os.path.lexists(path) and not owned(path):
+            module.fail_json(msg='%s exists and was not written by the build_cgroups role (it has no "%s" line). '
+                                 'Move it away or choose another name; nothing was changed.' % (path, MARKER_TAG))
+    before = {}
+    to_write = []
+    for path, (content, mode) in sorted(plan.files.items()):
+        current = read_text(path) if os.path.isfile(path) else None
+        before[path] = current
+        if current != content or file_mode(path) != mode:
+            to_write.append(path)
+    to_remove = sorted(p for p in managed_files(plan, old_fact) if p not in plan.files)
+    unit_changes = [p for p in to_write + to_remove if p.startswith(plan.unit_dir.rstrip('/') + '/')]
+    changed_units = set()
+    for path in to_write + to_remove:
+        parent = os.path.dirname(path)
+        if os.path.basename(path) == plan.dropin_name and parent.endswith('.d'):
+            changed_units.add(os.path.basename(parent)[:-2])
+
+    removed_units = sorted(u for u in changed_units if u not in placed and u not in shown)
+    if removed_units:
+        for block in parse_systemctl_show(plan.run(['show', '--property=' + SHOW, '--'] + removed_units,
+                                                   'Is systemd running on this host?')):
+            for name in [block['Id']] + block.get('Names', '').split():
+                shown.setdefault(name, block)
+
+    result = dict(slices=report_slices, services=report_services, missing=missing, files_written=to_write,
+                  files_removed=to_remove, daemon_reloaded=False, restarted=[], restart_pending=[],
+                  memory_total=memory, cpus=cpus)
+    changed = bool(to_write or to_remove)
+    if module._diff and changed:
+        touched = sorted(set(to_write) | set(to_remove))
+        result['diff'] = dict(
+            before_header='build_cgroups files', after_header='build_cgroups files',
+            before=''.join('=== %s\n%s' % (p, before.get(p) or read_text(p) or '') for p in touched),
+            after=''.join('=== %s\n%s' % (p, plan.files[p][0] if p in plan.files else '') for p in touched))
+
+    # ---- write --------------------------------------------------------------------------------
+    if changed and not module.check_mode:
+        try:
+            for path in to_write:
+                content, mode = plan.files[path]
+                directory = os.path.dirname(path)
+                if not os.path.isdir(directory):
+                    os.makedirs(directory, 0o755)
+                write_file(path, content, mode)
+            for path in to_remove:
+                os.unlink(path)
+                directory = os.path.dirname(path)
+                if directory.endswith('.d') and os.path.isdir(directory) and not os.listdir(directory):
+                    os.rmdir(directory)
+        except (IOError, OSError) as exc:
+            module.fail_json(msg='Writing the build_cgroups files failed: %s. Files written so far: %s'
+                                 % (to_native(exc), ', '.join(to_write)), **result)
+        if unit_changes and params['daemon_reload']:
+            plan.run(['daemon-reload'], 'The unit files are written; run systemctl daemon-reload by hand.')
+            result['daemon_reloaded'] = True
+
+    # ---- which running services need a restart ------------------------------------------------
+    pending = []
+    for unit in sorted(set(placed) | changed_units):
+        instances = [unit]
+        if is_template(unit):
+            prefix = unit[:-len('.service')]
+            instances = sorted(set(b['Id'] for b in shown.values() if b['Id'].startswith(prefix)))
+        for instance in instances:
+            state = shown.get(instance) or {}
+            active = state.get('ActiveState') in ('active', 'reloading', 'activating')
+            if unit in report_services and instance == unit:
+                report_services[unit]['active'] = active
+            if not active:
+                continue
+            if unit in changed_units:
+                pending.append(instance)
+                continue
+            want = '/%s/%s' % (slice_cgroup(placed[unit]['slice']), instance)
+            in_slice = (state.get('ControlGroup') or '').endswith(want)
+            if instance == unit:
+                report_services[unit]['in_slice'] = in_slice
+            written = mtime_monotonic_us(os.path.join(plan.unit_dir, unit + '.d', plan.dropin_name))
+            started = int(state.get('ActiveEnterTimestampMonotonic') or 0)
+            if not in_slice or (written is not None and written > started):
+                pending.append(instance)
+    if pending and params['restart']:
+        if not module.check_mode:
+            plan.run(['try-restart', '--'] + pending,
+                     'Check them with systemctl status and journalctl -u; their drop-ins are in place.')
+        result['restarted'] = pending
+        changed = True
+    elif pending:
+        result['restart_pending'] = pending
+        module.warn('Restart pending: %s run%s outside %s slice or with an older Go environment than %s drop-in. '
+                    'Restart %s when no job runs, or set build_cgroups_restart_services: true.'
+                    % (', '.join(pending), 's' if len(pending) == 1 else '', 'its' if len(pending) == 1 else 'their',
+                       'its' if len(pending) == 1 else 'their', 'it' if len(pending) == 1 else 'them'))
+    module.exit_json(changed=changed, **result)
+
+
+if __name__ == '__main__':
+    main()
