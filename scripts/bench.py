@@ -7,6 +7,12 @@ no-op re-run; site.yml (every role), fresh and no-op. Each is the median of
 gantsign.golang, never committed here) its fresh and no-op runs are measured
 on the same kind of container with the same tarball.
 
+With --fleet N (default 12; 0 skips it) it also starts N sshd containers
+(scripts/build-fleet-image.sh, SSH on 127.0.0.1 only, a non-root user
+with sudo and a password, as AWX connects) and measures facts-only, fresh
+and no-op site.yml runs for 1 host and for all N, and, when the mitogen
+package is installed, the 1-host no-op with its linear strategy.
+
 Writes bench/results/<UTC time>.json and the generated part of
 docs/benchmarks.md.
 """
@@ -26,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.integration.conftest import MIRROR, SYSTEMD_FLAGS  # noqa: E402
+from tests.integration.conftest import MIRROR, SYSTEMD_FLAGS, Fleet  # noqa: E402
 
 VENV_BIN = ROOT / '.venv' / 'bin'
 IMAGE = 'go-buildhost/debian:12'
@@ -61,12 +67,21 @@ class Host:
         subprocess.run(['docker', 'rm', '-f', self.name], capture_output=True, check=False)
 
 
-def timed_play(host, playbook, extra_vars, roles_path=None):
+def mitogen_strategy_path():
+    try:
+        import ansible_mitogen  # noqa: PLC0415 - optional
+    except ImportError:
+        return None
+    return str(Path(ansible_mitogen.__file__).parent / 'plugins' / 'strategy')
+
+
+def timed_play(host, playbook, extra_vars, *, roles_path=None, inventory=None, env_extra=None):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
     if roles_path:
         env['ANSIBLE_ROLES_PATH'] = roles_path
-    command = [str(VENV_BIN / 'ansible-playbook'), '-i', str(host.inventory), '-e', json.dumps(extra_vars),
-               str(playbook)]
+    env.update(env_extra or {})
+    command = [str(VENV_BIN / 'ansible-playbook'), '-i', str(inventory or host.inventory), '-e',
+               json.dumps(extra_vars), str(playbook)]
     start = time.perf_counter()
     proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
@@ -75,12 +90,39 @@ def timed_play(host, playbook, extra_vars, roles_path=None):
     return elapsed
 
 
-def measure(runs, workdir, gantsign):
+def measure_fleet(size, workdir, our_vars, facts_play):
+    """Facts-only, fresh and no-op site.yml for 1 host and for the fleet, over SSH."""
+    cases = {}
+    fleet_vars = dict(our_vars, ansible_become=True, go_toolchain_download_on_controller=True,
+                      go_toolchain_mirror='file://%s/' % MIRROR,
+                      go_toolchain_controller_cache=str(ROOT / '.cache' / 'controller'))
+    fleet = Fleet(size, workdir)
+    try:
+        site = ROOT / 'site.yml'
+        cases['ssh_facts_only_1'] = [timed_play(None, facts_play, {}, inventory=fleet.one)]
+        cases['ssh_site_fresh_1'] = [timed_play(None, site, fleet_vars, inventory=fleet.one)]
+        cases['ssh_site_noop_1'] = [timed_play(None, site, fleet_vars, inventory=fleet.one) for _ in range(3)]
+        cases['ssh_facts_only_1'] += [timed_play(None, facts_play, {}, inventory=fleet.one) for _ in range(2)]
+        strategy = mitogen_strategy_path()
+        if strategy:
+            mitogen_env = {'ANSIBLE_STRATEGY_PLUGINS': strategy, 'ANSIBLE_STRATEGY': 'mitogen_linear'}
+            cases['ssh_site_noop_1_mitogen'] = [timed_play(None, site, fleet_vars, inventory=fleet.one,
+                                                           env_extra=mitogen_env) for _ in range(3)]
+        cases['ssh_facts_only_%d' % size] = [timed_play(None, facts_play, {}, inventory=fleet.all) for _ in range(2)]
+        cases['ssh_site_fresh_%d' % size] = [timed_play(None, site, fleet_vars, inventory=fleet.all)]
+        cases['ssh_site_noop_%d' % size] = [timed_play(None, site, fleet_vars, inventory=fleet.all) for _ in range(3)]
+    finally:
+        fleet.remove()
+    return cases
+
+
+def measure(runs, workdir, gantsign, fleet_size):
     index = json.loads((MIRROR / 'index.json').read_text())
     newest = index[0]
     version = newest['version'][2:]
+    # build_cgroups_require_unified: the containers share the host's hybrid cgroups (roles/build_cgroups/README.md).
     our_vars = {'go_toolchain_version': version, 'go_toolchain_release_index': str(MIRROR / 'index.json'),
-                'go_toolchain_mirror': 'http://127.0.0.1:8080/'}
+                'go_toolchain_mirror': 'http://127.0.0.1:8080/', 'build_cgroups_require_unified': False}
     facts_play = Path(workdir) / 'facts.yml'
     facts_play.write_text('- name: Facts only\n  hosts: all\n  gather_facts: true\n  tasks: []\n')
     cases = {'facts_only': [], 'toolchain_fresh': [], 'toolchain_noop': [], 'site_fresh': [], 'site_noop': []}
@@ -110,10 +152,12 @@ def measure(runs, workdir, gantsign):
             host = Host(workdir)
             try:
                 roles_path = str(Path(gantsign).parent)
-                cases['gantsign_fresh'].append(timed_play(host, gantsign_play, gantsign_vars, roles_path))
-                cases['gantsign_noop'].append(timed_play(host, gantsign_play, gantsign_vars, roles_path))
+                cases['gantsign_fresh'].append(timed_play(host, gantsign_play, gantsign_vars, roles_path=roles_path))
+                cases['gantsign_noop'].append(timed_play(host, gantsign_play, gantsign_vars, roles_path=roles_path))
             finally:
                 host.remove()
+    if fleet_size:
+        cases.update(measure_fleet(fleet_size, workdir, our_vars, facts_play))
     return version, {name: {'median_s': round(statistics.median(v), 2), 'runs_s': [round(x, 2) for x in v]}
                      for name, v in cases.items()}
 
@@ -124,6 +168,14 @@ def ratios(cases):
 
     out = {'toolchain_noop_over_facts_only': ratio('toolchain_noop', 'facts_only'),
            'site_noop_over_facts_only': ratio('site_noop', 'facts_only')}
+    fleet = [k for k in cases if k.startswith('ssh_site_noop_') and k[len('ssh_site_noop_'):].isdigit()
+             and k != 'ssh_site_noop_1']
+    if 'ssh_site_noop_1' in cases:
+        out['ssh_site_noop_over_facts_only'] = ratio('ssh_site_noop_1', 'ssh_facts_only_1')
+    if fleet:
+        out['ssh_fleet_noop_over_single_noop'] = ratio(fleet[0], 'ssh_site_noop_1')
+    if 'ssh_site_noop_1_mitogen' in cases:
+        out['ssh_mitogen_noop_over_facts_only'] = ratio('ssh_site_noop_1_mitogen', 'ssh_facts_only_1')
     if 'gantsign_fresh' in cases:
         out['toolchain_fresh_over_gantsign_fresh'] = ratio('toolchain_fresh', 'gantsign_fresh')
         out['gantsign_noop_over_facts_only'] = ratio('gantsign_noop', 'facts_only')
@@ -144,6 +196,14 @@ def write_docs(result):
     lines += ['', '| ratio | value | target |', '| --- | --- | --- |',
               '| go_toolchain no-op / facts-only | %.2f | at most 1.5 |' % r['toolchain_noop_over_facts_only'],
               '| site.yml no-op / facts-only | %.2f | at most 2.0 |' % r['site_noop_over_facts_only']]
+    for key, label, target in (('ssh_site_noop_over_facts_only', 'SSH: site.yml no-op / facts-only, 1 host',
+                                'at most 2.0'),
+                               ('ssh_fleet_noop_over_single_noop', 'SSH: site.yml no-op, fleet / 1 host',
+                                'at most 3.0'),
+                               ('ssh_mitogen_noop_over_facts_only', 'SSH: site.yml no-op with mitogen / facts-only',
+                                '(optional)')):
+        if key in r:
+            lines.append('| %s | %.2f | %s |' % (label, r[key], target))
     if 'toolchain_fresh_over_gantsign_fresh' in r:
         lines.append('| go_toolchain fresh / gantsign.golang fresh | %.2f | at most 0.8 |'
                      % r['toolchain_fresh_over_gantsign_fresh'])
@@ -158,11 +218,12 @@ def write_docs(result):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--fleet', type=int, default=12, help='fleet size over SSH (0 skips the fleet cases)')
     parser.add_argument('--gantsign', default=os.environ.get('GANTSIGN_ROLE', ''),
                         help='path of a gantsign.golang role checkout to compare against')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        version, cases = measure(args.runs, workdir, args.gantsign)
+        version, cases = measure(args.runs, workdir, args.gantsign, args.fleet)
     now = datetime.datetime.now(datetime.timezone.utc)
     name = 'bench/results/%s.json' % now.strftime('%Y%m%dT%H%M%SZ')
     result = {'date': now.strftime('%Y-%m-%d %H:%M UTC'), 'machine': platform.machine(), 'cpus': os.cpu_count(),
