@@ -3,7 +3,7 @@
 #
 # Build the Debian 12 VM image of the Molecule `vm` scenario into .cache/vm/:
 # a debootstrapped root with the cloud kernel, systemd-networkd (DHCP on en*),
-# openssh-server, python3, sudo and dbus; a user `ansible` with passwordless
+# openssh-server, python3, sudo, dbus and GRUB's tools; a user `ansible` with passwordless
 # sudo and the test key .cache/vm/id_ed25519; written with `mkfs.ext4 -d` into
 # a sparse raw image. The kernel and initrd are copied out for QEMU's -kernel
 # and -initrd. Skips the build when the image exists, unless --force.
@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${VM_CACHE:-$ROOT/.cache/vm}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SIZE=${VM_IMAGE_SIZE:-4G}
-PACKAGES=linux-image-cloud-amd64,initramfs-tools,systemd,systemd-sysv,dbus,openssh-server,python3,sudo,ca-certificates,procps,iproute2,e2fsprogs
+PACKAGES=linux-image-cloud-amd64,initramfs-tools,systemd,systemd-sysv,dbus,openssh-server,python3,sudo,ca-certificates,procps,iproute2,e2fsprogs,grub2-common,grub-pc-bin
 FORCE=0
 [[ ${1:-} == --force ]] && FORCE=1
 
@@ -70,6 +70,9 @@ echo 'ansible ALL=(ALL) NOPASSWD:ALL' >"$root/etc/sudoers.d/ansible"
 chmod 0440 "$root/etc/sudoers.d/ansible"
 install -d -m 0700 -o 1000 -g 1000 "$root/home/ansible/.ssh"
 install -m 0600 -o 1000 -g 1000 "$OUT/id_ed25519.pub" "$root/home/ansible/.ssh/authorized_keys"
+# GRUB's configuration as grub-pc installs it, so build_cgroups can set kernel parameters and run
+# update-grub (QEMU boots the kernel directly; the generated grub.cfg shows what GRUB would boot).
+[[ -f $root/etc/default/grub ]] || cp "$root/usr/share/grub/default/grub" "$root/etc/default/grub"
 # Keep the console quiet and the boot short: no getty on tty1, serial only.
 chroot "$root" systemctl mask getty@tty1.service >/dev/null 2>&1
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
