@@ -28,8 +28,12 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def write_file(path, content, mode=0o644):
-    """Write bytes or text to path through a temporary file and a rename."""
+def write_file(path, content, mode=0o644, owner=None):
+    """Write bytes or text to path through a temporary file and a rename.
+
+    owner, a (uid, gid) pair, is applied to the temporary file before the
+    rename, so the file never appears under its name with the wrong owner.
+    """
     if not isinstance(content, bytes):
         content = content.encode('utf-8')
     directory = os.path.dirname(path)
@@ -39,6 +43,8 @@ def write_file(path, content, mode=0o644):
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
+        if owner is not None:
+            os.chown(tmp, owner[0], owner[1])
         os.chmod(tmp, mode)
         os.rename(tmp, path)
     except BaseException:

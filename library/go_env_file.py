@@ -1,0 +1,529 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: go-buildhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: go_env_file
+short_description: Manage Go environment variables in go.env-style files, for many files in one call
+description:
+  - Sets, replaces and removes C(KEY=VALUE) lines in Go env files, the format of C($GOROOT/go.env) and of the
+    per-user file C(go env -w) writes. Comments, blank lines and keys not in I(env) are kept; values are
+    replaced where they stand, new keys are appended.
+  - A marker comment records the keys the module set, so a key dropped from I(env) later is removed too.
+  - One call manages every file given by I(path) (glob patterns allowed), the C(go.env) of every Go toolchain
+    found under I(install_root), and I(files), which may also be rendered as a shell profile snippet or as a
+    systemd C(DefaultEnvironment=) drop-in.
+  - Validates the values the way the go command and the Go runtime read them (GOPROXY, GOSUMDB, pattern
+    lists, GOFLAGS, GOTOOLCHAIN, GOMEMLIMIT, GOGC, GOMAXPROCS, GOTRACEBACK, GODEBUG) and refuses settings that
+    switch off module integrity checks unless I(allow_insecure) is set.
+  - Optionally finds per-user Go env files (C(~/.config/go/env)) that override I(env) and reports them, or
+    removes the overriding keys.
+  - Every write goes through a temporary file in the same directory and a rename.
+version_added: "1.0.0"
+author: go-buildhost contributors
+options:
+  env:
+    description:
+      - Variables to set. A C(null) value removes the key.
+      - Keys the module set before (listed in its marker comment) that are not in I(env) any more are removed.
+    type: dict
+    required: true
+  path:
+    description:
+      - Go env files (C(KEY=VALUE) format) to manage. Entries containing C(*), C(?) or C([) are glob
+        patterns and match existing files only; other entries are created when missing.
+    type: list
+    elements: str
+    default: []
+  install_root:
+    description:
+      - A directory whose subdirectories are GOROOTs (C(go_toolchain_install_root)). The C(go.env) of each one
+        that holds C(bin/go) is managed. Toolchains older than Go 1.21, which do not read C(go.env), are
+        reported in C(unsupported_toolchains) and left alone.
+    type: path
+  files:
+    description: Further files, each in its own format and state.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the file.
+        type: path
+        required: true
+      format:
+        description:
+          - C(env) edits C(KEY=VALUE) lines in place, like I(path) (e.g. C(/etc/environment)).
+          - C(profile) owns the whole file, a POSIX shell snippet exporting the variables.
+          - C(systemd) owns the whole file, a C([Manager]) drop-in with C(DefaultEnvironment=).
+          - The whole-file formats are deleted when no variable has a value.
+        type: str
+        choices: [env, profile, systemd]
+        default: env
+      state:
+        description: C(absent) removes the managed keys (C(env)) or the file (C(profile), C(systemd)).
+        type: str
+        choices: [present, absent]
+        default: present
+  allow_insecure:
+    description: Accept GOSUMDB=off, GOINSECURE, C(-insecure) in GOFLAGS and patterns matching every module.
+    type: bool
+    default: false
+  user_env:
+    description:
+      - What to do with per-user Go env files (C(<home>/.config/go/env), written by C(go env -w)) that set a key
+        of I(env) to another value. Those files take precedence over C($GOROOT/go.env).
+      - C(report) warns and lists them in C(user_overrides); C(remove) deletes the overriding keys, keeping the
+        rest of each file, its owner and its mode.
+    type: str
+    choices: [ignore, report, remove]
+    default: ignore
+  home_dirs:
+    description: Home directories to look in; by default every home directory in the password database.
+    type: list
+    elements: path
+  fact_path:
+    description: Local fact file (JSON) to update; an empty string writes none.
+    type: str
+    default: ""
+  fact_key:
+    description: Top-level key of I(fact_path) this call owns; other keys in the file are kept.
+    type: str
+    default: go_env
+  lock_timeout:
+    description:
+      - Seconds to wait for the host-wide go-buildhost lock held by an overlapping run
+        (C(go_buildhost_lock_timeout)); the module fails naming the holder after that.
+    type: int
+    default: 300
+  lock_path:
+    description: The lock file, under /run so that it never outlives a boot.
+    type: path
+    default: /run/go-buildhost.lock
+attributes:
+  check_mode:
+    support: full
+    details: Reports every file that would change and every user override that would be removed.
+  diff_mode:
+    support: full
+    details: One diff per changed file, user files included.
+notes:
+  - The go command reads C($GOROOT/go.env) in every context (login or not, services, cron, C(env -i)), but never
+    exports its values to the programs it runs (C(go run), C(go test) binaries); runtime variables such as
+    GOGC only work in the process environment, hence the C(profile) and C(systemd) formats.
+'''
+
+EXAMPLES = r'''
+- name: Ensure every installed Go toolchain reads the company proxy settings
+  go_env_file:
+    install_root: /usr/local/lib/go
+    env:
+      GOPROXY: https://goproxy.corp.example.com,https://proxy.golang.org,direct
+      GOPRIVATE: "*.corp.example.com"
+      GOTOOLCHAIN: local
+      GOFLAGS: null
+    user_env: report
+    fact_path: /etc/ansible/facts.d/go_env.fact
+    fact_key: command
+
+- name: Ensure Go runtime settings reach PAM sessions, login shells and services
+  go_env_file:
+    env:
+      GOGC: "200"
+      GOMEMLIMIT: null
+    files:
+      - {path: /etc/environment}
+      - {path: /etc/profile.d/go-buildhost-go-runtime.sh, format: profile}
+      - {path: /etc/systemd/system.conf.d/60-go-buildhost-go-runtime.conf, format: systemd}
+'''
+
+RETURN = r'''
+env:
+  description: The variables with a value after the run.
+  returned: always
+  type: dict
+  sample: {GOPROXY: "https://proxy.golang.org,direct", GOTOOLCHAIN: local}
+files:
+  description: Every file managed by the run that holds the variables (absent ones excluded).
+  returned: always
+  type: list
+  elements: str
+changed_files:
+  description: The files the run changed, or would change in check mode.
+  returned: always
+  type: list
+  elements: str
+unsupported_toolchains:
+  description: GOROOTs under I(install_root) older than Go 1.21, which ignore go.env.
+  returned: always
+  type: list
+  elements: str
+user_overrides:
+  description: Per-user settings that override I(env), each with user, path, key, value, managed and action
+    (C(reported), C(removed), C(would remove) or C(skipped) with a reason).
+  returned: always
+  type: list
+  elements: dict
+actions:
+  description: What the run did, or would do in check mode, one line per step.
+  returned: always
+  type: list
+  elements: str
+'''
+
+import contextlib
+import glob
+import json
+import os
+import pwd
+import uuid
+
+from ansible.module_utils.atomic_fs import TMP_PREFIX, read_text, write_file
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.go_env import (
+    GoEnvError, go_release_of, parse, remove_keys, render_profile, render_systemd, update, validate_env)
+from ansible.module_utils.host_lock import host_lock, lock_argument_spec
+
+HEADER = ['Managed by go-buildhost (role go_env); changes here are overwritten.',
+          'Go runtime settings; the go command settings live in $GOROOT/go.env.']
+GLOB_CHARS = ('*', '?', '[')
+USER_ENV = ('.config', 'go', 'env')
+
+
+class Change(object):
+    def __init__(self, path, before, after, mode=0o644, owner=None):
+        self.path = path
+        self.before = before
+        self.after = after
+        self.mode = mode
+        self.owner = owner
+
+    @property
+    def changed(self):
+        return self.before != self.after
+
+
+def stat_of(path):
+    try:
+        st = os.stat(path)
+    except OSError:
+        return 0o644, None
+    return st.st_mode & 0o7777, (st.st_uid, st.st_gid)
+
+
+def goroots(module, root):
+    """GOROOTs under root: [(dir, release tuple or None)]."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        directory = os.path.join(root, name)
+        if name.startswith('.') or not os.path.isfile(os.path.join(directory, 'bin', 'go')):
+            continue
+        try:
+            release = go_release_of(read_text(os.path.join(directory, 'VERSION')))
+        except (IOError, OSError):
+            release = None
+        found.append((directory, release))
+    return found
+
+
+def env_targets(module, result):
+    params = module.params
+    targets = []
+    for entry in params['path']:
+        if any(c in entry for c in GLOB_CHARS):
+            targets.extend(sorted(glob.glob(entry)))
+        else:
+            targets.append(entry)
+    if params['install_root']:
+        roots = goroots(module, params['install_root'])
+        for directory, release in roots:
+            if release is not None and release < (1, 21):
+                result['unsupported_toolchains'].append(directory)
+                module.warn('%s is Go %d.%d, which does not read go.env: go_env settings do not apply to it. '
+                            'Remove it or upgrade it with go_toolchain.' % ((directory,) + release))
+                continue
+            targets.append(os.path.join(directory, 'go.env'))
+        if not roots:
+            module.warn('No Go toolchain found under %s (go_env_install_root): there is no go.env to write. Run '
+                        'go_toolchain first, or point go_env_install_root at your toolchains.'
+                        % params['install_root'])
+    for target in targets:
+        if not os.path.isabs(target):
+            module.fail_json(msg='%s is not an absolute path; Go env files need one. Nothing was written.' % target)
+    return list(dict.fromkeys(targets))
+
+
+def plan_files(module, env, result):
+    """Changes for every managed file."""
+    changes = []
+    values = dict((k, v) for k, v in env.items() if v is not None)
+    for target in env_targets(module, result):
+        before = read_text(target)
+        if before is None and not os.path.isdir(os.path.dirname(target)):
+            module.fail_json(msg='The directory of %s does not exist; nothing was written.' % target)
+        after = update(before, env)
+        if before is None and after == '':
+            continue
+        mode, owner = stat_of(target)
+        changes.append(Change(target, before, after, mode, owner))
+        if values:
+            result['files'].append(target)
+    for entry in module.params['files']:
+        target = entry['path']
+        if not os.path.isabs(target):
+            module.fail_json(msg='files: %s is not an absolute path; nothing was written.' % target)
+        before = read_text(target)
+        present = entry['state'] == 'present' and bool(values)
+        if entry['format'] == 'env':
+            after = update(before, env if entry['state'] == 'present' else dict((k, None) for k in env))
+            if before is None and after == '':
+                continue
+            if entry['state'] == 'present' and values:
+                result['files'].append(target)
+        elif entry['format'] == 'profile':
+            after = render_profile(values, HEADER) if present else None
+        else:
+            after = render_systemd(values, HEADER) if present else None
+        if after is not None and entry['format'] != 'env':
+            result['files'].append(target)
+        mode, owner = stat_of(target)
+        changes.append(Change(target, before, after, mode, owner))
+    return changes
+
+
+# ---- per-user env files ------------------------------------------------------
+
+def homes(module):
+    if module.params['home_dirs'] is not None:
+        found = []
+        for home in module.params['home_dirs']:
+            try:
+                user = pwd.getpwuid(os.stat(home).st_uid).pw_name
+            except (KeyError, OSError):
+                user = '?'
+            found.append((user, home))
+        return found
+    found = {}
+    for entry in pwd.getpwall():
+        if entry.pw_dir and entry.pw_dir.startswith('/') and entry.pw_dir not in found:
+            found[entry.pw_dir] = entry.pw_name
+    return [(user, home) for home, user in sorted(found.items())]
+
+
+def open_user_dir(home):
+    """A descriptor of <home>/.config/go, opened without following symlinks below home, or None."""
+    try:
+        fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+    for part in USER_ENV[:-1]:
+        try:
+            child = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        except OSError:
+            os.close(fd)
+            return None
+        os.close(fd)
+        fd = child
+    return fd
+
+
+def read_user_file(dir_fd):
+    fd = os.open(USER_ENV[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not (st.st_mode & 0o170000 == 0o100000) or st.st_size > 1024 * 1024:
+            raise OSError('not a regular file of reasonable size')
+        chunks = []
+        while True:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b''.join(chunks).decode('utf-8', 'replace'), st
+    finally:
+        os.close(fd)
+
+
+def write_user_file(dir_fd, text, st):
+    tmp = '%senv-%s' % (TMP_PREFIX, uuid.uuid4().hex[:12])
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+    try:
+        try:
+            os.write(fd, text.encode('utf-8'))
+            os.fsync(fd)
+            os.fchown(fd, st.st_uid, st.st_gid)
+            os.fchmod(fd, st.st_mode & 0o7777)
+        finally:
+            os.close(fd)
+        os.rename(tmp, USER_ENV[-1], src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    os.fsync(dir_fd)
+
+
+def user_overrides(module, env, result):
+    mode = module.params['user_env']
+    values = dict((k, v) for k, v in env.items() if v is not None)
+    remaining = []
+    for user, home in homes(module):
+        path = os.path.join(home, *USER_ENV)
+        dir_fd = open_user_dir(home)
+        if dir_fd is None:
+            if os.path.islink(os.path.join(home, '.config')) or os.path.islink(os.path.join(home, '.config', 'go')):
+                result['user_overrides'].append(dict(user=user, path=path, key=None, value=None, managed=None,
+                                                     action='skipped: a directory on the way is a symlink'))
+            continue
+        try:
+            try:
+                text, st = read_user_file(dir_fd)
+            except OSError as exc:
+                if os.path.lexists(path):
+                    result['user_overrides'].append(dict(user=user, path=path, key=None, value=None, managed=None,
+                                                         action='skipped: %s' % (exc.strerror or exc)))
+                continue
+            found = [(k, v) for k, v in sorted(parse(text).items()) if k in values and v != values[k]]
+            if not found:
+                continue
+            action = 'reported' if mode == 'report' else ('would remove' if module.check_mode else 'removed')
+            for key, value in found:
+                entry = dict(user=user, path=path, key=key, value=value, managed=values[key], action=action)
+                result['user_overrides'].append(entry)
+                if mode == 'report':
+                    remaining.append(dict((k, entry[k]) for k in ('user', 'path', 'key', 'value')))
+            keys = [k for k, _v in found]
+            if mode == 'report':
+                module.warn('%s (user %s) overrides %s for that user: `go env -w` settings win over $GOROOT/go.env. '
+                            'Set go_env_enforce: true to remove them, or run `go env -u %s` as %s.'
+                            % (path, user, ', '.join('%s=%s (managed: %s)' % (k, v, values[k]) for k, v in found),
+                               ' '.join(keys), user))
+                continue
+            after = remove_keys(text, set(keys))
+            result['actions'].append('%s %s from %s' % ('remove' if not module.check_mode else 'would remove',
+                                                        ', '.join(keys), path))
+            result['changed_files'].append(path)
+            if module._diff:
+                result['diff'].append(dict(before_header=path, after_header=path, before=text, after=after))
+            if not module.check_mode:
+                try:
+                    write_user_file(dir_fd, after, st)
+                except OSError as exc:
+                    module.fail_json(msg='Removing %s from %s failed: %s.' % (', '.join(keys), path, to_native(exc)),
+                                     **result)
+        finally:
+            os.close(dir_fd)
+    return remaining
+
+
+# ---- main ---------------------------------------------------------------
+
+def fact_change(module, section):
+    path = module.params['fact_path']
+    if not path:
+        return None
+    before = read_text(path)
+    try:
+        data = json.loads(before) if before else {}
+        if not isinstance(data, dict):
+            data = {}
+    except ValueError:
+        data = {}
+    data[module.params['fact_key']] = section
+    after = json.dumps(data, indent=2, sort_keys=True) + '\n'
+    return Change(path, before, after, 0o644, None)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            env=dict(type='dict', required=True),
+            path=dict(type='list', elements='str', default=[]),
+            install_root=dict(type='path'),
+            files=dict(type='list', elements='dict', default=[], options=dict(
+                path=dict(type='path', required=True),
+                format=dict(type='str', choices=['env', 'profile', 'systemd'], default='env'),
+                state=dict(type='str', choices=['present', 'absent'], default='present'),
+            )),
+            allow_insecure=dict(type='bool', default=False),
+            user_env=dict(type='str', choices=['ignore', 'report', 'remove'], default='ignore'),
+            home_dirs=dict(type='list', elements='path'),
+            fact_path=dict(type='str', default=''),
+            fact_key=dict(type='str', default='go_env'),
+            **lock_argument_spec(),
+        ),
+        supports_check_mode=True,
+    )
+    env = {}
+    for key, value in module.params['env'].items():
+        env[key] = None if value is None else (('on' if value else 'off') if isinstance(value, bool) else str(value))
+    try:
+        validate_env(env, module.params['allow_insecure'])
+    except GoEnvError as exc:
+        module.fail_json(msg='%s Nothing was written.' % exc)
+
+    with host_lock(module, 'go_env_file %s' % ' '.join(sorted(env))):
+        run(module, env)
+
+
+def run(module, env):
+    result = dict(changed=False, env=dict((k, v) for k, v in sorted(env.items()) if v is not None), files=[],
+                  changed_files=[], unsupported_toolchains=[], user_overrides=[], actions=[], diff=[])
+    changes = plan_files(module, env, result)
+    remaining = []
+    if module.params['user_env'] != 'ignore':
+        remaining = user_overrides(module, env, result)
+    section = dict(env=result['env'], files=result['files'])
+    if module.params['install_root']:
+        section['unsupported_toolchains'] = result['unsupported_toolchains']
+    if module.params['user_env'] != 'ignore':
+        section['user_overrides'] = remaining
+    fact = fact_change(module, section)
+    if fact is not None:
+        changes.append(fact)
+
+    for change in changes:
+        if not change.changed:
+            continue
+        result['changed_files'].append(change.path)
+        verb = 'write' if change.after is not None else 'remove'
+        result['actions'].append('%s %s' % (verb, change.path))
+        if module._diff:
+            result['diff'].append(dict(before_header=change.path, after_header=change.path,
+                                       before=change.before or '', after=change.after or ''))
+    result['changed'] = bool(result['changed_files'])
+    if not module._diff:
+        result.pop('diff')
+    if module.check_mode or not result['changed']:
+        module.exit_json(**result)
+
+    for change in changes:
+        if not change.changed:
+            continue
+        try:
+            if change.after is None:
+                os.unlink(change.path)
+            else:
+                directory = os.path.dirname(change.path)
+                if not os.path.isdir(directory):
+                    os.makedirs(directory, 0o755)
+                write_file(change.path, change.after, change.mode, change.owner)
+        except (IOError, OSError) as exc:
+            module.fail_json(msg='Writing %s failed: %s. Files listed before it in changed_files were written.'
+                                 % (change.path, to_native(exc)), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
