@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: go-buildhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side validation and rendering of the go_env role's variables.
+
+The rules are those of module_utils/go_env.py, which the go_env_file module
+applies again on the host. Running them here, in the controller process,
+lets validate.yml stop the run with every bad variable listed before any
+host is touched, at no remote cost.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+from ansible.errors import AnsibleFilterError
+
+_NAME = 'go_buildhost_go_env'
+
+
+def _go_env():
+    if _NAME not in sys.modules:
+        path = Path(__file__).resolve().parents[3] / 'module_utils' / 'go_env.py'
+        spec = importlib.util.spec_from_file_location(_NAME, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        sys.modules[_NAME] = module
+    return sys.modules[_NAME]
+
+
+def go_env_errors(settings):
+    """Messages for every invalid go_env_* variable; empty when all are valid."""
+    return _go_env().settings_errors(dict(settings))
+
+
+def _render(function, settings):
+    go_env = _go_env()
+    try:
+        return function(go_env)(dict(settings))
+    except go_env.GoEnvError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def go_env_command(settings):
+    """{GOxxx: value or None} for the go command's go.env files."""
+    return _render(lambda m: m.command_env, settings)
+
+
+def go_env_runtime(settings):
+    """{GOxxx: value or None} for the runtime layers."""
+    return _render(lambda m: m.runtime_env, settings)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            'go_env_errors': go_env_errors,
+            'go_env_command': go_env_command,
+            'go_env_runtime': go_env_runtime,
+        }
