@@ -31,6 +31,8 @@ description:
   - Running services whose drop-in changed, or that still run outside their slice or with an older
     environment than their drop-in, are restarted with C(systemctl try-restart) when I(restart) is
     true and reported in C(restart_pending) otherwise.
+  - With I(require_unified), a host whose cgroup mode (read as the cgroup_facts module does) is not
+    C(unified) makes the module fail before anything changes, saying what to do.
 version_added: "1.0.0"
 author: go-buildhost contributors
 options:
@@ -103,8 +105,16 @@ options:
     elements: path
     default: [/etc/systemd/system, /run/systemd/system, /run/systemd/transient, /run/systemd/generator,
               /run/systemd/generator.late, /usr/local/lib/systemd/system, /usr/lib/systemd/system, /lib/systemd/system]
+  require_unified:
+    description: Fail, before changing anything, on a host that is not on cgroup v2 only (hybrid or legacy).
+    type: bool
+    default: false
+  cgroup_root:
+    description: Where the cgroup file systems are mounted (for the mode check).
+    type: path
+    default: /sys/fs/cgroup
   proc_root:
-    description: Where procfs is mounted (MemTotal and the CPU count are read there).
+    description: Where procfs is mounted (MemTotal, the CPU count and mountinfo are read there).
     type: path
     default: /proc
 attributes:
@@ -176,6 +186,11 @@ restart_pending:
   returned: always
   type: list
   elements: str
+cgroup_mode:
+  description: The host's cgroup mode, C(unified), C(hybrid) or C(legacy).
+  returned: always
+  type: str
+  sample: unified
 memory_total:
   description: MemTotal in bytes, the base of the percentages.
   returned: always
@@ -193,7 +208,7 @@ import time
 
 from ansible.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.cgroup_fs import mem_total, online_cpus, parse_systemctl_show
+from ansible.module_utils.cgroup_fs import detect, mem_total, online_cpus, parse_systemctl_show
 from ansible.module_utils.cgroup_spec import (
     go_environment, is_glob, is_template, match_units, render_dropin, render_env_file, render_slice,
     service_unit, slice_cgroup, text, validate)
@@ -202,6 +217,13 @@ from ansible.module_utils.common.text.converters import to_native
 MARKER_TAG = 'build_cgroups (go-buildhost)'
 MARKER = '# %s: generated from the build_cgroups_* variables; local changes are overwritten.' % MARKER_TAG
 SHOW = 'Id,Names,LoadState,ActiveState,ControlGroup,ActiveEnterTimestampMonotonic'
+NOT_UNIFIED = (
+    'This host runs a %(mode)s cgroup layout (%(root)s is %(fstype)s; controllers on cgroup v1: %(v1)s), so systemd '
+    'could not apply the slices\' MemoryHigh and AllowedCPUs, and their other limits only through cgroup v1. Set '
+    'build_cgroups_enable_unified: true to add systemd.unified_cgroup_hierarchy=1 to the kernel command line through '
+    'GRUB (then reboot, or also set build_cgroups_reboot: true), or set build_cgroups_require_unified: false to apply '
+    'the slices anyway on a host you cannot switch (a container sharing the host\'s cgroups, for example). Nothing '
+    'was changed.')
 
 
 class Plan(object):
@@ -323,6 +345,8 @@ def main():
                 '/etc/systemd/system', '/run/systemd/system', '/run/systemd/transient', '/run/systemd/generator',
                 '/run/systemd/generator.late', '/usr/local/lib/systemd/system', '/usr/lib/systemd/system',
                 '/lib/systemd/system']),
+            require_unified=dict(type='bool', default=False),
+            cgroup_root=dict(type='path', default='/sys/fs/cgroup'),
             proc_root=dict(type='path', default='/proc'),
         ),
         supports_check_mode=True,
@@ -341,6 +365,11 @@ def main():
     if errors:
         module.fail_json(msg=' '.join(errors) + ' Nothing was changed.', errors=errors)
 
+    layout = detect(params['cgroup_root'], params['proc_root'])
+    if params['require_unified'] and layout['mode'] != 'unified':
+        module.fail_json(msg=NOT_UNIFIED % dict(
+            mode=layout['mode'], root=layout['cgroup_root'], fstype=layout['root_fstype'] or 'not cgroup2',
+            v1=', '.join(layout['v1_controllers']) or 'none'), cgroup_mode=layout['mode'])
     memory = mem_total(params['proc_root'])
     if memory is None:
         module.fail_json(msg='Cannot read MemTotal from %s/meminfo; nothing was changed.' % params['proc_root'])
@@ -450,7 +479,7 @@ def main():
 
     result = dict(slices=report_slices, services=report_services, missing=missing, files_written=to_write,
                   files_removed=to_remove, daemon_reloaded=False, restarted=[], restart_pending=[],
-                  memory_total=memory, cpus=cpus)
+                  memory_total=memory, cpus=cpus, cgroup_mode=layout['mode'])
     changed = bool(to_write or to_remove)
     if module._diff and changed:
         touched = sorted(set(to_write) | set(to_remove))

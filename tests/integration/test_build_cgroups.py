@@ -157,6 +157,11 @@ def test_enable_unified_edits_grub_and_never_reboots(target):
         assert target.sh('cat /tmp/update-grub.log') == 'ran'
         assert 'reboot_required' in result.result('Report that cgroup v2 needs a reboot')['msg']
         assert result.result('Reboot into cgroup v2').get('skipped') is True
+        detected = result.result('Read the cgroup mode and controllers')
+        assert detected['mode'] == 'hybrid' and detected['root_fstype'] == 'tmpfs'
+        assert detected['unified_path'] == '/sys/fs/cgroup/unified'
+        assert detected['systemd_root'].startswith('/docker/')
+        assert 'memory' in detected['v1_controllers']
         assert target.sh("awk '{print $22}' /proc/1/stat") == boot
         # Idempotent, and still honest about the pending reboot.
         again = play(target, {'build_cgroups_enable_unified': True})
@@ -167,12 +172,9 @@ def test_enable_unified_edits_grub_and_never_reboots(target):
         target.sh('rm -f /etc/default/grub /usr/sbin/update-grub /tmp/update-grub.log')
 
 
-def test_cgroup_facts_reports_the_container(target):
+def test_the_local_fact_and_the_reported_mode(target):
     fact = json.loads(target.sh('cat /etc/ansible/facts.d/build_cgroups.fact'))
     assert fact['slices']['gobuild.slice']['cgroup'] == 'gobuild.slice'
-    result = play(target, dict(OPT_IN), '--tags', 'build_cgroups_validate,build_cgroups')
-    facts = result.result('Read the cgroup mode and controllers')['ansible_facts']['cgroups']
-    assert facts['mode'] == 'hybrid' and facts['root_fstype'] == 'tmpfs'
-    assert facts['unified_path'] == '/sys/fs/cgroup/unified'
-    assert facts['systemd_root'].startswith('/docker/')
-    assert 'memory' in facts['v1_controllers']
+    assert fact['wrapper'] == '/usr/local/bin/go-build-run'
+    result = play(target, OPT_IN)
+    assert result.result('Ensure the build slices')['cgroup_mode'] == 'hybrid'

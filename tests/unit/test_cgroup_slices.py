@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from .cgroup_tree import Host
 from .conftest import ModuleFail
 from .systemd_fake import install
 
@@ -28,10 +29,8 @@ def env(tmp_path, run_module, monkeypatch):
     for unit in ('fake-runner.service', 'actions.runner.org-a.r1.service', 'actions.runner.org-b.r2.service',
                  'jenkins-agent@.service', 'ssh.service'):
         (lib / unit).write_text('[Service]\nExecStart=/bin/true\n')
-    proc = tmp_path / 'proc'
-    proc.mkdir()
-    (proc / 'meminfo').write_text('MemTotal:       %d kB\n' % (16 * 1024 * 1024))
-    (proc / 'stat').write_text('cpu 1\ncpu0 1\ncpu1 1\ncpu2 1\ncpu3 1\n')
+    tree = Host(tmp_path / 'host', 'unified')  # 4 CPUs
+    (tree.proc / 'meminfo').write_text('MemTotal:       %d kB\n' % (16 * 1024 * 1024))
 
     class Env:
         root = tmp_path
@@ -47,7 +46,8 @@ def env(tmp_path, run_module, monkeypatch):
         def args(self, **extra):
             args = dict(slices=SLICES, services=[], header='#\n# Ansible managed\n#', unit_dir=str(self.unit_dir),
                         env_dir=str(self.env_dir), fact_path=str(self.fact), wrapper_path=str(self.wrapper),
-                        wrapper_content=WRAPPER, unit_paths=[str(lib), str(self.unit_dir)], proc_root=str(proc))
+                        wrapper_content=WRAPPER, unit_paths=[str(lib), str(self.unit_dir)],
+                        proc_root=str(tree.proc), cgroup_root=str(tree.cg))
             args.update(extra)
             return args
 
@@ -58,8 +58,10 @@ def env(tmp_path, run_module, monkeypatch):
             return self.unit_dir / (unit + '.d') / '60-go-buildhost-slice.conf'
 
         def files(self):
+            """What the module wrote: everything but the fake unit files and the fake host trees."""
+            fixtures = ('lib/', 'host/', 'hybrid/', 'legacy/')
             return sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob('*')
-                          if p.is_file() and 'lib/systemd' not in str(p) and 'proc/' not in str(p))
+                          if p.is_file() and not str(p.relative_to(tmp_path)).startswith(fixtures))
 
     return Env()
 
@@ -132,6 +134,30 @@ def test_bad_input_fails_before_anything_changes(env, slices, text):
     assert failed.value.result['msg'].endswith('Nothing was changed.')
     assert env.files() == []
     assert env.systemd.calls == []
+
+
+@pytest.mark.parametrize('mode', ['hybrid', 'legacy'])
+def test_a_host_that_is_not_unified_is_refused_before_anything_changes(env, tmp_path, mode):
+    tree = Host(tmp_path / mode, mode)
+    with pytest.raises(ModuleFail) as failed:
+        env.run(require_unified=True, cgroup_root=str(tree.cg), proc_root=str(tree.proc),
+                services=[{'name': 'fake-runner'}])
+    msg = failed.value.result['msg']
+    assert msg.startswith('This host runs a %s cgroup layout (%s is tmpfs; controllers on cgroup v1: cpu, cpuacct, '
+                          'cpuset, memory, pids)' % (mode, tree.cg))
+    assert 'Set build_cgroups_enable_unified: true' in msg and 'build_cgroups_require_unified: false' in msg
+    assert msg.endswith('Nothing was changed.')
+    assert env.files() == [] and env.systemd.calls == []
+
+
+def test_not_unified_is_reported_but_allowed_without_require_unified(env, tmp_path):
+    tree = Host(tmp_path / 'hybrid', 'hybrid')
+    result = env.run(cgroup_root=str(tree.cg), proc_root=str(tree.proc))
+    assert result['cgroup_mode'] == 'hybrid' and result['changed'] is True
+
+
+def test_a_unified_host_passes_the_check(env):
+    assert env.run(require_unified=True)['cgroup_mode'] == 'unified'
 
 
 def test_unknown_service_is_refused_when_services_are_required(env):
