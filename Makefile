@@ -51,6 +51,7 @@ demo: venv fixtures
 
 bench: venv fixtures
 	$(PY) scripts/bench.py $(if $(GANTSIGN_ROLE),--gantsign $(GANTSIGN_ROLE),)
+	$(PY) scripts/bench_sysctl.py
 
 clean:
 	rm -rf .cache/controller .pytest_cache
