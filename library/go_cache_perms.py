@@ -1,0 +1,338 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: go-buildhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: go_cache_perms
+short_description: Keep shared Go caches group-writable, with setgid directories and default ACLs, in one pass
+description:
+  - Ensures each cache directory in I(caches) exists, is owned by I(owner) and I(group), has mode 2770 and the
+    access and default ACL C(u::rwx,g::rwx,g:<group>:rwx,m::rwx,o::---), so files that any member's C(go) creates
+    stay group-writable whatever that member's umask.
+  - With I(recurse), walks each tree once (C(os.scandir), C(lstat) and the C(system.posix_acl_*) xattrs, no
+    process per file) and repairs only the entries that are wrong. Directories need the group, setgid,
+    group C(rwx) (bits and ACL mask) and the default ACL; build cache files need group C(rw); module cache
+    files need group C(r) (Go makes them read-only on purpose). Nothing anywhere may be world-writable.
+    The owner of entries inside a cache is left alone (it is whichever member's C(go) wrote them).
+  - Changes go through file descriptors opened with C(O_NOFOLLOW) and checked against what the walk saw,
+    so a member who swaps a directory for a symlink cannot make the repair touch anything outside the cache.
+    Regular files with several hard links are reported and left alone.
+  - Creates I(group) as a system group (C(groupadd --system)) when it does not exist, and adds the users in
+    I(members) to it (supplementary group, other members are kept).
+version_added: "1.0.0"
+author: go-buildhost contributors
+options:
+  caches:
+    description: The cache directories, each an absolute path and its kind.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      path:
+        description: Absolute path of the cache directory (GOCACHE or GOMODCACHE).
+        type: path
+        required: true
+      kind:
+        description: C(build) for GOCACHE (files group read-write), C(mod) for GOMODCACHE (files group read-only).
+        type: str
+        choices: [build, mod]
+        default: build
+  group:
+    description: The group that shares the caches; created as a system group when missing.
+    type: str
+    required: true
+  owner:
+    description: Owner of the cache directories themselves.
+    type: str
+    default: root
+  members:
+    description: Users added to I(group). Each must exist.
+    type: list
+    elements: str
+    default: []
+  recurse:
+    description: Check and repair everything below each cache directory, not only the directory itself.
+    type: bool
+    default: true
+  examples:
+    description: How many wrong entries per cache to list in the result and the diff.
+    type: int
+    default: 10
+attributes:
+  check_mode:
+    support: full
+    details: Walks the trees and reports every entry that would be repaired without changing any.
+  diff_mode:
+    support: full
+    details: Per cache, the problems found before and after, and the members of the group.
+'''
+
+EXAMPLES = r'''
+- name: Ensure the shared Go caches are group-writable with default ACLs
+  go_cache_perms:
+    group: gobuilders
+    members: [alice, ci]
+    caches:
+      - path: /var/cache/go/build
+        kind: build
+      - path: /var/cache/go/mod
+        kind: mod
+'''
+
+RETURN = r'''
+caches:
+  description: One result per cache, in the order of I(caches).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    path:
+      description: The cache directory.
+      type: str
+    kind:
+      description: build or mod.
+      type: str
+    created:
+      description: Whether the directory was (or, in check mode, would be) created.
+      type: bool
+    scanned:
+      description: Entries examined (the directory itself included).
+      type: int
+    wrong:
+      description: Entries with at least one problem before the run.
+      type: int
+    repaired:
+      description: Entries repaired (0 in check mode).
+      type: int
+    skipped:
+      description: Wrong entries left alone (hard-linked files, entries that vanished or changed during the run).
+      type: int
+    problems:
+      description: Number of entries with each problem before the run.
+      type: dict
+    examples:
+      description: Some wrong entries, relative to the cache directory, with their problems.
+      type: list
+      elements: str
+    seconds:
+      description: Wall time spent on this cache.
+      type: float
+group_created:
+  description: Whether the group was (or, in check mode, would be) created.
+  returned: always
+  type: bool
+members_added:
+  description: Users added to the group (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+actions:
+  description: What the run did, or would do in check mode, one line per step.
+  returned: always
+  type: list
+  elements: str
+'''
+
+import grp
+import os
+import pwd
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.go_cache_audit import (
+    PROBLEMS, AuditError, Policy, check, make_top, open_top, repair, walk)
+
+
+def lookup_ids(module):
+    """(owner uid, group gid, group created); gid is None in check mode when the group would be created."""
+    params = module.params
+    try:
+        uid = pwd.getpwnam(params['owner']).pw_uid
+    except KeyError:
+        module.fail_json(msg='The owner %s does not exist. Nothing was changed.' % params['owner'])
+    try:
+        return uid, grp.getgrnam(params['group']).gr_gid, False
+    except KeyError:
+        pass
+    if module.check_mode:
+        return uid, None, True
+    groupadd = module.get_bin_path('groupadd', required=True)
+    rc, _out, err = module.run_command([groupadd, '--system', params['group']])
+    if rc != 0:
+        module.fail_json(msg='Creating the group %s (go_cache_group) failed: %s' % (params['group'], err.strip()))
+    return uid, grp.getgrnam(params['group']).gr_gid, True
+
+
+def check_members(module):
+    unknown = []
+    for name in module.params['members']:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            unknown.append(name)
+    if unknown:
+        module.fail_json(msg='go_cache_members lists users that do not exist on this host: %s. Create them first '
+                             '(the role never creates users), or remove them from go_cache_members. Nothing was '
+                             'changed.' % ', '.join(unknown))
+
+
+def missing_members(module):
+    params = module.params
+    try:
+        group = grp.getgrnam(params['group'])
+    except KeyError:
+        return list(params['members'])
+    have = set(group.gr_mem)
+    return [name for name in params['members']
+            if name not in have and pwd.getpwnam(name).pw_gid != group.gr_gid]
+
+
+def summary(result):
+    if result['created']:
+        return '%s: does not exist\n' % result['path']
+    counts = ', '.join('%s %d' % (name, result['problems'][name]) for name in PROBLEMS if result['problems'][name])
+    lines = ['%s (%s cache): %d entries, %d wrong%s' % (result['path'], result['kind'], result['scanned'],
+                                                      result['wrong'], ': ' + counts if counts else '')]
+    lines.extend('  %s' % example for example in result['examples'])
+    return '\n'.join(lines) + '\n'
+
+
+def process(module, cache, policy):
+    """Walk one cache, repairing as it goes unless in check mode."""
+    params = module.params
+    path = cache['path']
+    started = time.time()
+    result = dict(path=path, kind=cache['kind'], created=False, scanned=0, wrong=0, repaired=0, skipped=0,
+                  problems=dict((name, 0) for name in PROBLEMS), examples=[])
+    fd = open_top(path)
+    if fd is None:
+        result['created'] = True
+        if module.check_mode or policy is None:
+            result['seconds'] = round(time.time() - started, 3)
+            return result, []
+        make_top(path, policy)
+        fd = open_top(path)
+    unfixed = []
+    try:
+        for entry in walk(fd, path):
+            if not (entry.top or params['recurse']):
+                break
+            result['scanned'] += 1
+            if not (entry.is_dir or entry.is_file):
+                continue
+            if policy is None:  # check mode, the group does not exist yet: everything is wrong
+                result['wrong'] += 1
+                result['problems']['wrong_group'] += 1
+                continue
+            found = check(entry.st, entry.access, entry.default, policy, top=entry.top)
+            if not found:
+                continue
+            result['wrong'] += 1
+            for name in found:
+                result['problems'][name] += 1
+            if len(result['examples']) < params['examples']:
+                result['examples'].append('%s: %s' % (entry.rel or '.', ', '.join(found)))
+            if entry.is_file and entry.st.st_nlink > 1:
+                result['skipped'] += 1  # hard links: never touched, in check mode as in a real run
+                continue
+            if module.check_mode:
+                continue
+            left = repair(entry, policy)
+            if left is None:
+                result['skipped'] += 1
+            elif left:
+                unfixed.append('%s: %s' % (os.path.join(path, entry.rel), ', '.join(left)))
+            else:
+                result['repaired'] += 1
+    finally:
+        os.close(fd)
+    result['seconds'] = round(time.time() - started, 3)
+    return result, unfixed
+
+
+def add_members(module, names):
+    gpasswd = module.get_bin_path('gpasswd', required=True)
+    for name in names:
+        rc, _out, err = module.run_command([gpasswd, '-a', name, module.params['group']])
+        if rc != 0:
+            module.fail_json(msg='Adding %s to the group %s (go_cache_members) failed: %s' % (
+                name, module.params['group'], err.strip()))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            caches=dict(type='list', elements='dict', required=True, options=dict(
+                path=dict(type='path', required=True),
+                kind=dict(type='str', choices=['build', 'mod'], default='build'),
+            )),
+            group=dict(type='str', required=True),
+            owner=dict(type='str', default='root'),
+            members=dict(type='list', elements='str', default=[]),
+            recurse=dict(type='bool', default=True),
+            examples=dict(type='int', default=10),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    for cache in params['caches']:
+        if not os.path.isabs(cache['path']):
+            module.fail_json(msg='Cache paths must be absolute (go_cache_build_dir, go_cache_mod_dir), got %r. '
+                                 'Nothing was changed.' % cache['path'])
+    check_members(module)
+    owner_uid, gid, group_created = lookup_ids(module)
+    to_add = missing_members(module)
+    actions = ['create the group %s' % params['group']] if group_created else []
+    if to_add:
+        actions.append('add %s to the group %s' % (', '.join(to_add), params['group']))
+        if not module.check_mode:
+            add_members(module, to_add)
+    results = []
+    failures = []
+    for cache in params['caches']:
+        policy = Policy(gid, cache['kind'], owner_uid) if gid is not None else None
+        try:
+            result, unfixed = process(module, cache, policy)
+        except (AuditError, OSError) as exc:
+            module.fail_json(msg='Checking or repairing %s failed: %s. If the filesystem has no POSIX ACL '
+                                 'support, mount it with ACLs (ext4, xfs and btrfs have them by default) or '
+                                 'move the cache.' % (cache['path'], to_native(exc)),
+                             caches=results, actions=actions)
+        results.append(result)
+        failures.extend(unfixed)
+        if result['created']:
+            actions.append('create %s' % result['path'])
+        elif result['wrong']:
+            actions.append('%s %d of %d entries in %s' % ('would repair' if module.check_mode else 'repaired',
+                                                         result['wrong'] - result['skipped'], result['scanned'],
+                                                         result['path']))
+        if result['skipped']:
+            actions.append('left %d entries in %s alone (hard links, or changed during the run)'
+                           % (result['skipped'], result['path']))
+    changed = group_created or bool(to_add) or any(r['created'] or r['wrong'] > r['skipped'] for r in results)
+    out = dict(changed=changed, caches=results, group_created=group_created, members_added=to_add, actions=actions)
+    if module._diff and changed:
+        before = ''.join(summary(r) for r in results)
+        after = ''.join('%s (%s cache): every entry right\n' % (r['path'], r['kind']) for r in results)
+        if group_created:
+            before += 'group %s: does not exist\n' % params['group']
+            after += 'group %s: exists\n' % params['group']
+        if to_add:
+            before += 'group %s: without %s\n' % (params['group'], ', '.join(to_add))
+            after += 'group %s: with %s\n' % (params['group'], ', '.join(to_add))
+        out['diff'] = dict(before_header='go caches', after_header='go caches', before=before, after=after)
+    if failures:
+        module.fail_json(msg='Some entries are still wrong after the repair: %s. Check the filesystem (ACL '
+                             'support, read-only mounts, immutable attributes).' % '; '.join(failures[:10]), **out)
+    module.exit_json(**out)
+
+
+if __name__ == '__main__':
+    main()
