@@ -1,0 +1,112 @@
+"""file_bundle: several files in one call, written atomically, validated, with check and diff modes."""
+
+# ruff: noqa: S103 - these tests make permissive and broken modes on purpose, to audit and repair them
+
+import os
+
+import pytest
+
+from .conftest import ModuleFail
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='files owned by root with chosen modes need root')
+
+
+@pytest.fixture
+def bundle(tmp_path, run_module):
+    def run(files, check=False, diff=False):
+        return run_module('file_bundle', dict(files=files), check=check, diff=diff)
+
+    return run
+
+
+def leftovers(directory):
+    return [n for n in os.listdir(directory) if n.startswith('.tmp-')]
+
+
+def test_creates_files_and_parents_then_changes_nothing(bundle, tmp_path):
+    files = [dict(path=str(tmp_path / 'etc/app/a.conf'), content='a\n'),
+             dict(path=str(tmp_path / 'lib/app/run.py'), content='#!/usr/bin/python3\n', mode='0755')]
+    result = bundle(files, diff=True)
+    assert result['changed'] is True
+    assert result['created'] == result['changed_paths'] == [f['path'] for f in files]
+    assert (tmp_path / 'etc/app/a.conf').read_text() == 'a\n'
+    assert os.stat(tmp_path / 'lib/app/run.py').st_mode & 0o7777 == 0o755
+    assert os.stat(tmp_path / 'etc/app').st_mode & 0o7777 == 0o755
+    assert [d['after'] for d in result['diff']] == ['a\n', '#!/usr/bin/python3\n']
+    again = bundle(files)
+    assert again['changed'] is False and again['changed_paths'] == [] and again['created'] == []
+
+
+def test_only_the_files_that_differ_are_written(bundle, tmp_path):
+    files = [dict(path=str(tmp_path / 'a'), content='a\n'), dict(path=str(tmp_path / 'b'), content='b\n')]
+    bundle(files)
+    inode_b = os.stat(tmp_path / 'b').st_ino
+    files[0]['content'] = 'a2\n'
+    result = bundle(files, diff=True)
+    assert result['changed_paths'] == [str(tmp_path / 'a')]
+    assert result['diff'][0]['before'] == 'a\n' and result['diff'][0]['after'] == 'a2\n'
+    assert os.stat(tmp_path / 'b').st_ino == inode_b
+    assert leftovers(tmp_path) == []
+
+
+def test_mode_drift_is_fixed_in_place(bundle, tmp_path):
+    files = [dict(path=str(tmp_path / 'a'), content='a\n', mode='0640')]
+    bundle(files)
+    os.chmod(tmp_path / 'a', 0o666)
+    inode = os.stat(tmp_path / 'a').st_ino
+    result = bundle(files, diff=True)
+    assert result['changed'] is True and os.stat(tmp_path / 'a').st_mode & 0o7777 == 0o640
+    assert os.stat(tmp_path / 'a').st_ino == inode
+    assert result['diff'][0]['before_header'].endswith('root:root 0666')
+
+
+def test_check_mode_writes_nothing(bundle, tmp_path):
+    result = bundle([dict(path=str(tmp_path / 'new/a'), content='a\n', validate='/bin/false %s')], check=True)
+    assert result['changed'] is True and result['created'] == [str(tmp_path / 'new/a')]
+    assert not (tmp_path / 'new').exists()
+
+
+def test_a_file_that_fails_validation_is_not_written(bundle, tmp_path):
+    path = tmp_path / 'rules.yml'
+    path.write_text('old\n')
+    with pytest.raises(ModuleFail, match=r'rules.yml failed validation with grep -q good %s \(rc=1\)'):
+        bundle([dict(path=str(path), content='bad\n', validate='grep -q good %s')])
+    assert path.read_text() == 'old\n' and leftovers(tmp_path) == []
+    bundle([dict(path=str(path), content='good\n', validate='grep -q good %s')])
+    assert path.read_text() == 'good\n'
+
+
+def test_validate_needs_the_placeholder(bundle, tmp_path):
+    with pytest.raises(ModuleFail, match='must contain %s'):
+        bundle([dict(path=str(tmp_path / 'a'), content='a', validate='/bin/true')])
+
+
+def test_absent_files_are_removed(bundle, tmp_path):
+    (tmp_path / 'secret').write_text('x')
+    result = bundle([dict(path=str(tmp_path / 'secret'), state='absent')], check=True)
+    assert result['changed'] is True and (tmp_path / 'secret').exists()
+    bundle([dict(path=str(tmp_path / 'secret'), state='absent')])
+    assert not (tmp_path / 'secret').exists()
+    assert bundle([dict(path=str(tmp_path / 'secret'), state='absent')])['changed'] is False
+
+
+@pytest.mark.parametrize('kind', ['dir', 'symlink'])
+def test_refuses_to_replace_what_is_not_a_regular_file(bundle, tmp_path, kind):
+    target = tmp_path / 'x'
+    if kind == 'dir':
+        target.mkdir()
+    else:
+        target.symlink_to('/etc/passwd')
+    with pytest.raises(ModuleFail, match='is not a regular file'):
+        bundle([dict(path=str(target), content='a')])
+
+
+@pytest.mark.parametrize('spec, error', [
+    (dict(path='relative', content='a'), 'must be absolute'),
+    (dict(path='/tmp/x', content='a', mode='rw'), 'must be an octal mode'),
+    (dict(path='/tmp/x', content='a', owner='nosuchuser1'), 'owner nosuchuser1 of /tmp/x does not exist'),
+    (dict(path='/tmp/x'), 'content is required'),
+])
+def test_bad_arguments(bundle, spec, error):
+    with pytest.raises(ModuleFail, match=error):
+        bundle([spec])
