@@ -1,0 +1,1 @@
+../../../module_utils/go_cache_audit.py

@@ -1,0 +1,598 @@
+#!/usr/bin/python3
+# -*- coding: utf-8 -*-
+# Copyright: go-buildhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""go-cache-health: measure, audit and clean up the shared Go caches.
+
+Installed by the go_cache role of go-buildhost and run by go-cache-health.timer.
+Needs Python 3 and its standard library only, plus go_cache_audit.py next to
+this file (the same code the go_cache_perms module repairs with).
+
+For each cache in the configuration it walks the tree once and measures its
+size, file count, the age of its oldest and newest files, and the space and
+inode usage of its filesystem; it audits permissions (wrong owner or group,
+not group-writable, a missing default ACL, world-writable entries, entries a
+member cannot write); above max_bytes it cleans up (oldest first down to the
+low-water mark, or `go clean -cache`); it writes Prometheus textfile metrics
+atomically; it posts one webhook message per change of condition; and it
+logs one JSON line (to the journal when run by systemd).
+
+Exit status: 0 whenever the run completed, whatever it found; 1 on its own
+errors (unreadable configuration, metrics or state file not writable, ...).
+"""
+
+import argparse
+import collections
+import errno
+import grp
+import json
+import math
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import go_cache_audit as audit  # noqa: E402
+
+CONDITION_TEXT = {
+    'missing': 'the cache directory is missing',
+    'permissions': 'permission problems',
+    'size': 'over its size limit',
+    'inodes': 'its filesystem is running out of inodes',
+    'space': 'its filesystem is running out of space',
+}
+GOCACHE_ENTRY = re.compile(r'^[0-9a-f]{2}/[0-9a-f]+-[ad]$')
+GOCACHE_SUBDIR = re.compile(r'^[0-9a-f]{2}$')
+
+METRICS = (
+    ('go_cache_bytes', 'gauge', 'Disk space the cache uses, in bytes of allocated blocks (like du).'),
+    ('go_cache_files', 'gauge', 'Regular files in the cache.'),
+    ('go_cache_max_bytes', 'gauge', 'Size above which the health check cleans the cache up; 0 when it never does.'),
+    ('go_cache_fs_bytes_used_ratio', 'gauge', "Used share of the space of the cache's filesystem (like df)."),
+    ('go_cache_fs_inodes_used_ratio', 'gauge', "Used share of the inodes of the cache's filesystem."),
+    ('go_cache_oldest_entry_age_seconds', 'gauge',
+     'Age of the least recently modified file (Go refreshes the mtime of entries it uses, at most hourly).'),
+    ('go_cache_newest_entry_age_seconds', 'gauge', 'Age of the most recently modified file.'),
+    ('go_cache_permission_problems', 'gauge', 'Entries with each permission problem (0 everywhere is healthy).'),
+    ('go_cache_cleanup_freed_bytes_total', 'counter', 'Bytes the cleanup has freed since the state file was created.'),
+    ('go_cache_last_run_timestamp_seconds', 'gauge', 'When the health check last completed, in Unix time.'),
+    ('go_cache_health_duration_seconds', 'gauge', 'How long the last health check run took.'),
+    ('go_cache_webhook_failures_total', 'counter', 'Webhook messages that could not be delivered after every retry.'),
+)
+PROBLEM_NAMES = audit.PROBLEMS + ('missing',)
+
+
+class HealthError(Exception):
+    """An error of the health check itself: exit status 1."""
+
+
+# ---- configuration -----------------------------------------------------------------
+
+def load_config(path):
+    try:
+        with open(path) as handle:
+            config = json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise HealthError('cannot read the configuration %s: %s' % (path, exc)) from exc
+    for key in ('group', 'caches', 'metrics_file', 'state_file'):
+        if key not in config:
+            raise HealthError('the configuration %s has no %r' % (path, key))
+    for cache in config['caches']:
+        for key in ('name', 'path', 'kind'):
+            if key not in cache:
+                raise HealthError('a cache in %s has no %r' % (path, key))
+        if not os.path.isabs(cache['path']):
+            raise HealthError('cache path %r in %s is not absolute' % (cache['path'], path))
+        cache.setdefault('max_bytes', 0)
+        cache.setdefault('low_water_bytes', int(cache['max_bytes'] * 0.8))
+        cache.setdefault('cleanup', 'trim' if cache['kind'] == 'build' else 'none')
+    config.setdefault('owner', 'root')
+    config.setdefault('thresholds', {})
+    config['thresholds'].setdefault('fs_inodes_used_ratio', 0.85)
+    config['thresholds'].setdefault('fs_bytes_used_ratio', 0.90)
+    config.setdefault('webhook', {})
+    config['webhook'].setdefault('url_file', None)
+    config['webhook'].setdefault('retries', 3)
+    config['webhook'].setdefault('backoff_seconds', 2.0)
+    config['webhook'].setdefault('timeout_seconds', 10.0)
+    config.setdefault('go', '/usr/local/bin/go')
+    return config
+
+
+def load_state(path):
+    try:
+        with open(path) as handle:
+            state = json.load(handle)
+    except FileNotFoundError:
+        state = {}
+    except (OSError, ValueError):
+        state = {}  # a damaged state file costs at most one repeated message and restarted counters
+    state.setdefault('freed_bytes_total', {})
+    state.setdefault('webhook_failures_total', 0)
+    state.setdefault('notified', {})
+    return state
+
+
+def write_atomic(path, text, mode=0o644):
+    """Write through a temporary file in the same directory and a rename: readers never see half a file."""
+    directory = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+# ---- measuring and auditing ---------------------------------------------------------
+
+class Report:
+    def __init__(self, cache):
+        self.cache = cache
+        self.exists = False
+        self.bytes = 0
+        self.files = 0
+        self.oldest = None
+        self.newest = None
+        self.problems = collections.Counter()
+        self.problem_uids = collections.Counter()
+        self.uid_bytes = collections.Counter()
+        self.examples = []
+        self.candidates = {}
+        self.fs_bytes_ratio = 0.0
+        self.fs_inodes_ratio = 0.0
+
+    @property
+    def problem_total(self):
+        return sum(self.problems.values())
+
+
+def measure(cache, policy, collect_candidates=False):
+    """Walk one cache once: size, files, ages, permission problems and (for trimming) its Go cache entries."""
+    report = Report(cache)
+    fd = audit.open_top(cache['path'])
+    if fd is None:
+        report.problems['missing'] = 1
+        return report
+    report.exists = True
+    try:
+        for entry in audit.walk(fd, cache['path']):
+            st = entry.st
+            used = st.st_blocks * 512
+            report.bytes += used
+            report.uid_bytes[st.st_uid] += used
+            if entry.is_file:
+                report.files += 1
+                mtime = st.st_mtime
+                if report.oldest is None or mtime < report.oldest:
+                    report.oldest = mtime
+                if report.newest is None or mtime > report.newest:
+                    report.newest = mtime
+            if collect_candidates and entry.depth >= 2:
+                key = entry.rel.split('/', 2)
+                if entry.depth == 2 and GOCACHE_ENTRY.match(entry.rel) and (entry.is_file or entry.is_dir):
+                    report.candidates[(key[0], key[1])] = [st.st_mtime, used, entry.is_dir]
+                elif entry.depth > 2 and (key[0], key[1]) in report.candidates:
+                    report.candidates[(key[0], key[1])][1] += used
+            if not (entry.is_dir or entry.is_file) or policy is None:
+                continue
+            found = audit.check(st, entry.access, entry.default, policy, top=entry.top)
+            if found:
+                report.problems.update(found)
+                report.problem_uids[st.st_uid] += 1
+                if len(report.examples) < 5:
+                    report.examples.append('%s (uid %d): %s' % (entry.rel or '.', st.st_uid, ', '.join(found)))
+    finally:
+        os.close(fd)
+    if policy is None:
+        report.problems['wrong_group'] += 1
+    try:
+        vfs = os.statvfs(cache['path'])
+    except OSError:
+        return report
+    used_blocks = vfs.f_blocks - vfs.f_bfree
+    if used_blocks + vfs.f_bavail:
+        report.fs_bytes_ratio = used_blocks / float(used_blocks + vfs.f_bavail)
+    if vfs.f_files:
+        report.fs_inodes_ratio = (vfs.f_files - vfs.f_ffree) / float(vfs.f_files)
+    return report
+
+
+# ---- cleanup --------------------------------------------------------------------------
+
+def _open_subdir(top_fd, name):
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=top_fd)
+    return fd
+
+
+def _remove(name, dir_fd, is_dir):
+    """Remove one entry relative to a directory descriptor, never following a symlink."""
+    try:
+        if is_dir:
+            shutil.rmtree(name, dir_fd=dir_fd)
+        else:
+            os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def trim(report):
+    """Delete Go cache entries least recently used first until the cache is at its low-water mark."""
+    cache = report.cache
+    target = cache['low_water_bytes']
+    size = report.bytes
+    freed = files = 0
+    top_fd = audit.open_top(cache['path'])
+    subdirs = {}
+    try:
+        for (subdir, name), (_mtime, used, is_dir) in sorted(report.candidates.items(), key=lambda kv: kv[1][0]):
+            if size <= target:
+                break
+            if subdir not in subdirs:
+                try:
+                    subdirs[subdir] = _open_subdir(top_fd, subdir)
+                except OSError:
+                    subdirs[subdir] = None
+            if subdirs[subdir] is None:
+                continue
+            if _remove(name, subdirs[subdir], is_dir):
+                size -= used
+                freed += used
+                files += 1
+    finally:
+        for fd in subdirs.values():
+            if fd is not None:
+                os.close(fd)
+        os.close(top_fd)
+    return {'method': 'trim', 'freed_bytes': freed, 'removed_entries': files, 'reached_low_water': size <= target}
+
+
+def empty(report):
+    """Remove everything inside the cache directory, keeping the directory itself (its owner, mode and ACLs).
+
+    What `go clean -modcache` does, except that Go also removes the directory,
+    which the members cannot recreate under root's /var/cache/go.
+    """
+    top_fd = audit.open_top(report.cache['path'])
+    removed = 0
+    try:
+        with os.scandir(top_fd) as listing:
+            children = [(child.name, child.is_dir(follow_symlinks=False)) for child in listing]
+        for name, is_dir in children:
+            removed += _remove(name, top_fd, is_dir)
+    finally:
+        os.close(top_fd)
+    return {'method': 'empty', 'removed_entries': removed}
+
+
+def go_clean(report, config, state_dir):
+    env = {'PATH': '/usr/local/bin:/usr/bin:/bin', 'HOME': state_dir, 'GOCACHE': report.cache['path'],
+           'GOTOOLCHAIN': 'local', 'GOFLAGS': '-modcacherw', 'GOENV': 'off'}
+    try:
+        proc = subprocess.run([config['go'], 'clean', '-cache'], env=env, capture_output=True, text=True,
+                              timeout=3600, check=False)
+    except OSError as exc:
+        raise HealthError('cannot run %s clean -cache: %s' % (config['go'], exc)) from exc
+    if proc.returncode != 0:
+        raise HealthError('%s clean -cache failed (%d): %s' % (config['go'], proc.returncode, proc.stderr.strip()))
+    return {'method': 'go clean -cache'}
+
+
+def cleanup(report, config, state_dir):
+    cache = report.cache
+    if not report.exists or not cache['max_bytes'] or report.bytes <= cache['max_bytes']:
+        return None
+    before = report.bytes
+    if cache['cleanup'] == 'trim' and cache['kind'] == 'build':
+        done = trim(report)
+    elif cache['cleanup'] == 'go_clean' and cache['kind'] == 'build':
+        done = go_clean(report, config, state_dir)
+    elif cache['cleanup'] == 'empty':
+        done = empty(report)
+    else:
+        return {'method': 'none', 'freed_bytes': 0, 'over_by_bytes': before - cache['max_bytes']}
+    done['before_bytes'] = before
+    return done
+
+
+# ---- metrics ------------------------------------------------------------------------
+
+def label_value(value):
+    return str(value).replace('\\', '\\\\').replace('"', '\\"').replace('\n', '\\n')
+
+
+def number(value):
+    if isinstance(value, float):
+        if math.isnan(value):
+            return 'NaN'
+        return repr(round(value, 6))
+    return str(value)
+
+
+def age(now, then):
+    return round(max(now - then, 0.0), 3) if then is not None else 0.0
+
+
+def render_metrics(reports, state, now, duration):
+    samples = collections.defaultdict(list)
+    for report in reports:
+        cache = report.cache
+        labels = 'cache="%s",path="%s"' % (label_value(cache['name']), label_value(cache['path']))
+        samples['go_cache_bytes'].append((labels, report.bytes))
+        samples['go_cache_files'].append((labels, report.files))
+        samples['go_cache_max_bytes'].append((labels, cache['max_bytes']))
+        samples['go_cache_fs_bytes_used_ratio'].append((labels, float(report.fs_bytes_ratio)))
+        samples['go_cache_fs_inodes_used_ratio'].append((labels, float(report.fs_inodes_ratio)))
+        samples['go_cache_oldest_entry_age_seconds'].append((labels, age(now, report.oldest)))
+        samples['go_cache_newest_entry_age_seconds'].append((labels, age(now, report.newest)))
+        for problem in PROBLEM_NAMES:
+            samples['go_cache_permission_problems'].append(
+                ('%s,problem="%s"' % (labels, problem), report.problems.get(problem, 0)))
+        samples['go_cache_cleanup_freed_bytes_total'].append(
+            (labels, state['freed_bytes_total'].get(cache['name'], 0)))
+    samples['go_cache_last_run_timestamp_seconds'].append(('', round(now, 3)))
+    samples['go_cache_health_duration_seconds'].append(('', round(duration, 3)))
+    samples['go_cache_webhook_failures_total'].append(('', state['webhook_failures_total']))
+    lines = []
+    for name, kind, text in METRICS:
+        lines.append('# HELP %s %s' % (name, text))
+        lines.append('# TYPE %s %s' % (name, kind))
+        for labels, value in samples[name]:
+            lines.append('%s%s %s' % (name, '{%s}' % labels if labels else '', number(value)))
+    return '\n'.join(lines) + '\n'
+
+
+# ---- conditions and the webhook ---------------------------------------------------------
+
+def user_text(uid):
+    try:
+        return '%d (%s)' % (uid, pwd.getpwuid(uid).pw_name)
+    except KeyError:
+        return '%d (no such user)' % uid
+
+
+def human(size):
+    value = float(size)
+    for unit in ('B', 'KiB', 'MiB', 'GiB', 'TiB'):
+        if value < 1024 or unit == 'TiB':
+            return '%.1f %s' % (value, unit) if unit != 'B' else '%d B' % size
+        value /= 1024
+    return '%d B' % size
+
+
+def conditions(reports, config):
+    """{"<cache>:<condition>": details} of everything wrong after this run."""
+    found = {}
+    limits = config['thresholds']
+    for report in reports:
+        cache = report.cache
+        top_owners = [uid for uid, _n in report.uid_bytes.most_common(3)]
+        base = {'cache': cache['name'], 'path': cache['path'], 'bytes': report.bytes}
+        if not report.exists:
+            found['%s:missing' % cache['name']] = dict(base, uids=[])
+            continue
+        if report.problem_total:
+            found['%s:permissions' % cache['name']] = dict(
+                base, uids=[uid for uid, _n in report.problem_uids.most_common(5)],
+                problems=dict((k, v) for k, v in sorted(report.problems.items()) if v), examples=report.examples)
+        if cache['max_bytes'] and report.bytes > cache['max_bytes']:
+            found['%s:size' % cache['name']] = dict(base, uids=top_owners, max_bytes=cache['max_bytes'])
+        if report.fs_inodes_ratio > limits['fs_inodes_used_ratio']:
+            found['%s:inodes' % cache['name']] = dict(base, uids=top_owners, ratio=round(report.fs_inodes_ratio, 4))
+        if report.fs_bytes_ratio > limits['fs_bytes_used_ratio']:
+            found['%s:space' % cache['name']] = dict(base, uids=top_owners, ratio=round(report.fs_bytes_ratio, 4))
+    return found
+
+
+def ls_snapshot(path):
+    try:
+        proc = subprocess.run(['ls', '-ldL', '--', path], capture_output=True, text=True, timeout=10, check=False,
+                              env={'LC_ALL': 'C', 'PATH': '/usr/bin:/bin'})
+    except (OSError, subprocess.SubprocessError) as exc:
+        return 'ls -ldL %s: %s' % (path, exc)
+    return (proc.stdout or proc.stderr).strip()
+
+
+def message(host, new, resolved):
+    """A Slack-compatible incoming-webhook payload for one change of condition."""
+    parts = []
+    attachments = []
+    for key, details in sorted(new.items()):
+        condition = key.split(':', 1)[1]
+        parts.append('%s %s' % (details['path'], CONDITION_TEXT[condition]))
+        fields = [
+            {'title': 'Host', 'value': host, 'short': True},
+            {'title': 'Cache', 'value': '%s (%s)' % (details['path'], details['cache']), 'short': True},
+            {'title': 'Size', 'value': '%s (%d bytes)' % (human(details['bytes']), details['bytes']), 'short': True},
+            {'title': 'Affected UID', 'value': ', '.join(user_text(uid) for uid in details['uids']) or 'none',
+             'short': True},
+        ]
+        if 'problems' in details:
+            fields.append({'title': 'Problems', 'short': False,
+                           'value': ', '.join('%s: %d' % kv for kv in sorted(details['problems'].items()))})
+            fields.append({'title': 'Examples', 'short': False, 'value': '\n'.join(details['examples'])})
+        if 'max_bytes' in details:
+            fields.append({'title': 'Limit', 'value': human(details['max_bytes']), 'short': True})
+        if 'ratio' in details:
+            fields.append({'title': 'Filesystem used', 'value': '%.1f%%' % (details['ratio'] * 100), 'short': True})
+        attachments.append({
+            'color': 'danger', 'title': '%s: %s' % (details['path'], CONDITION_TEXT[condition]),
+            'fallback': '%s on %s: %s' % (details['path'], host, CONDITION_TEXT[condition]),
+            'fields': fields, 'text': '```\n$ ls -ldL %s\n%s\n```' % (details['path'], ls_snapshot(details['path'])),
+            'mrkdwn_in': ['text'],
+        })
+    for key, details in sorted(resolved.items()):
+        condition = key.split(':', 1)[1]
+        parts.append('resolved: %s %s' % (details['path'], CONDITION_TEXT[condition]))
+        attachments.append({
+            'color': 'good', 'title': 'Resolved: %s: %s' % (details['path'], CONDITION_TEXT[condition]),
+            'fallback': 'resolved on %s: %s %s' % (host, details['path'], CONDITION_TEXT[condition]),
+            'fields': [{'title': 'Host', 'value': host, 'short': True},
+                       {'title': 'Affected UID', 'value': ', '.join(user_text(u) for u in details.get('uids', []))
+                        or 'none', 'short': True}],
+            'text': '```\n$ ls -ldL %s\n%s\n```' % (details['path'], ls_snapshot(details['path'])),
+            'mrkdwn_in': ['text'],
+        })
+    return {'text': 'go-cache-health on %s: %s' % (host, '; '.join(parts)), 'attachments': attachments}
+
+
+def post(url, payload, webhook, sleep=time.sleep):
+    """POST with retries and exponential backoff; return None on success, else the last error."""
+    data = json.dumps(payload).encode('utf-8')
+    error = None
+    for attempt in range(int(webhook['retries']) + 1):
+        if attempt:
+            sleep(float(webhook['backoff_seconds']) * 2 ** (attempt - 1))
+        # The scheme is checked in read_url: http(s) only, never file:.
+        request = urllib.request.Request(url, data=data, method='POST', headers={  # noqa: S310
+            'Content-Type': 'application/json', 'User-Agent': 'go-cache-health'})
+        try:
+            with urllib.request.urlopen(request, timeout=float(webhook['timeout_seconds'])) as response:  # noqa: S310
+                response.read()
+            return None
+        except urllib.error.HTTPError as exc:
+            error = 'HTTP %d' % exc.code
+            if 400 <= exc.code < 500 and exc.code not in (408, 429):
+                return error  # the receiver refuses this message: retrying will not help
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            error = str(getattr(exc, 'reason', exc))
+    return error
+
+
+def read_url(path):
+    if not path:
+        return None
+    try:
+        with open(path) as handle:
+            url = handle.read().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise HealthError('cannot read the webhook URL file %s: %s' % (path, exc)) from exc
+    if not url:
+        return None
+    if not url.startswith(('http://', 'https://')):
+        raise HealthError('the webhook URL in %s does not start with http:// or https://' % path)
+    return url
+
+
+def notify(config, state, current, host, sleep=time.sleep):
+    """Send one message when the set of conditions differs from the one last delivered."""
+    url = read_url(config['webhook']['url_file'])
+    previous = state['notified']
+    if url is None or set(current) == set(previous):
+        return {'sent': False}
+    new = dict((k, v) for k, v in current.items() if k not in previous)
+    resolved = dict((k, v) for k, v in previous.items() if k not in current)
+    error = post(url, message(host, new, resolved), config['webhook'], sleep=sleep)
+    if error is not None:
+        state['webhook_failures_total'] += 1
+        return {'sent': False, 'error': error, 'new': sorted(new), 'resolved': sorted(resolved)}
+    state['notified'] = dict((k, {'path': v['path'], 'cache': v['cache'], 'uids': v['uids']})
+                             for k, v in current.items())
+    return {'sent': True, 'new': sorted(new), 'resolved': sorted(resolved)}
+
+
+# ---- the run ----------------------------------------------------------------------------
+
+def run(config, dry_run=False, now=None, sleep=time.sleep, host=None):
+    started = time.time()
+    state_dir = os.path.dirname(config['state_file'])
+    state = load_state(config['state_file'])
+    try:
+        gid = grp.getgrnam(config['group']).gr_gid
+    except KeyError:
+        gid = None  # reported as a wrong group on every cache
+    try:
+        owner_uid = pwd.getpwnam(config['owner']).pw_uid
+    except KeyError as exc:
+        raise HealthError('the owner %s does not exist' % config['owner']) from exc
+    reports = []
+    log = {'event': 'go-cache-health', 'caches': {}}
+    for cache in config['caches']:
+        policy = audit.Policy(gid, cache['kind'], owner_uid) if gid is not None else None
+        try:
+            report = measure(cache, policy, collect_candidates=cache['kind'] == 'build')
+        except (OSError, audit.AuditError) as exc:
+            raise HealthError('cannot walk %s: %s' % (cache['path'], exc)) from exc
+        done = None if dry_run else cleanup(report, config, state_dir)
+        if done and done['method'] != 'none':
+            report = measure(cache, policy)
+            if 'freed_bytes' not in done:
+                done['freed_bytes'] = max(done['before_bytes'] - report.bytes, 0)
+            freed = state['freed_bytes_total']
+            freed[cache['name']] = freed.get(cache['name'], 0) + done['freed_bytes']
+        reports.append(report)
+        log['caches'][cache['name']] = {
+            'path': cache['path'], 'bytes': report.bytes, 'files': report.files,
+            'fs_bytes_used_ratio': round(report.fs_bytes_ratio, 4),
+            'fs_inodes_used_ratio': round(report.fs_inodes_ratio, 4),
+            'permission_problems': report.problem_total,
+            'problems': dict((k, v) for k, v in sorted(report.problems.items()) if v),
+            'cleanup': done,
+        }
+    current = conditions(reports, config)
+    log['conditions'] = sorted(current)
+    host = host or socket.getfqdn()
+    if not dry_run:
+        log['webhook'] = notify(config, state, current, host, sleep=sleep)
+    now = time.time() if now is None else now
+    duration = time.time() - started
+    log['duration_seconds'] = round(duration, 3)
+    metrics = render_metrics(reports, state, now, duration)
+    if dry_run:
+        return log, metrics
+    try:
+        for path in (config['state_file'], config['metrics_file']):
+            if not os.path.isdir(os.path.dirname(path)):
+                os.makedirs(os.path.dirname(path), 0o755)
+        write_atomic(config['state_file'], json.dumps(state, sort_keys=True, indent=1) + '\n', 0o600)
+        write_atomic(config['metrics_file'], metrics, 0o644)
+    except OSError as exc:
+        raise HealthError('cannot write %s: %s' % (getattr(exc, 'filename', '') or 'the output', exc)) from exc
+    return log, metrics
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--config', default='/etc/go-cache/health.json')
+    parser.add_argument('--dry-run', action='store_true',
+                        help='measure and audit only: no cleanup, no webhook; print the metrics, write nothing')
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        log, metrics = run(config, dry_run=args.dry_run)
+    except HealthError as exc:
+        sys.stderr.write(json.dumps({'event': 'go-cache-health', 'error': str(exc)}) + '\n')
+        return 1
+    except OSError as exc:
+        if exc.errno == errno.EACCES:
+            sys.stderr.write(json.dumps({'event': 'go-cache-health', 'error': 'permission denied: %s (run it as '
+                                         'root, as go-cache-health.service does)' % exc}) + '\n')
+            return 1
+        raise
+    sys.stdout.write(json.dumps(log, sort_keys=True) + '\n')
+    if args.dry_run:
+        sys.stdout.write(metrics)
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
+

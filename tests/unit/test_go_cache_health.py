@@ -1,0 +1,409 @@
+"""The go-cache-health program against temporary caches: metrics, audit, cleanup, webhook, exit codes."""
+
+# ruff: noqa: S103 - these tests make permissive and broken modes on purpose, to audit and repair them
+
+import grp
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from .conftest import ROOT
+
+PROGRAM = ROOT / 'roles/go_cache/files/go_cache_health.py'
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='chown and ACLs of other groups need root')
+
+GROUP = 'users'
+GID = grp.getgrnam(GROUP).gr_gid
+OTHER_UID = 65534
+MIB = 1024 * 1024
+SAMPLE = re.compile(r'^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+)$')
+
+
+def load():
+    spec = importlib.util.spec_from_file_location('go_cache_health', PROGRAM)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+health = load()
+audit = health.audit
+
+
+def parse(text):
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith('#'):
+            continue
+        match = SAMPLE.match(line)
+        assert match, 'not an exposition-format sample: %r' % line
+        labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', match.group('labels') or ''))
+        samples[(match.group('name'), tuple(sorted(labels.items())))] = float(match.group('value'))
+    return samples
+
+
+def sample(samples, name, **labels):
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+def entry(cache, subdir, number, size, age_days, *, directory=False):
+    """A Go cache entry <subdir>/<hash>-a (or an executable -d directory) with real blocks and an old mtime."""
+    os.makedirs(cache / subdir, exist_ok=True)
+    name = cache / subdir / ('%064x-%s' % (number, 'd' if directory else 'a'))
+    target = name / 'prog' if directory else name
+    if directory:
+        name.mkdir()
+    with open(target, 'wb') as out:
+        out.write(b'\1' * size)
+    when = time.time() - age_days * 86400
+    os.utime(target, (when, when))
+    os.utime(name, (when, when))
+    return name
+
+
+class Receiver:
+    """A webhook endpoint on the loopback that records requests and answers with scripted statuses."""
+
+    def __init__(self, statuses=()):
+        self.requests = []
+        self.statuses = list(statuses)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers['Content-Length']))
+                receiver.requests.append((self.path, self.headers['Content-Type'], json.loads(body)))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = HTTPServer(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d/hook' % self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def env(tmp_path):
+    build = tmp_path / 'cache/build'
+    mod = tmp_path / 'cache/mod'
+    for path, kind in ((build, 'build'), (mod, 'mod')):
+        audit.make_top(str(path), audit.Policy(GID, kind, 0))
+    (tmp_path / 'metrics').mkdir()
+    (tmp_path / 'state').mkdir()
+    config = {
+        'group': GROUP, 'owner': 'root',
+        'caches': [
+            {'name': 'build', 'path': str(build), 'kind': 'build', 'max_bytes': 0, 'low_water_bytes': 0,
+             'cleanup': 'trim'},
+            {'name': 'mod', 'path': str(mod), 'kind': 'mod', 'max_bytes': 0, 'low_water_bytes': 0,
+             'cleanup': 'empty'}],
+        'metrics_file': str(tmp_path / 'metrics/go_cache.prom'),
+        'state_file': str(tmp_path / 'state/state.json'),
+        'webhook': {'url_file': None, 'retries': 3, 'backoff_seconds': 2, 'timeout_seconds': 5},
+    }
+    config_path = tmp_path / 'health.json'
+
+    class Env:
+        root = tmp_path
+        metrics = tmp_path / 'metrics/go_cache.prom'
+
+        def __init__(self):
+            self.build, self.mod, self.config = build, mod, config
+            self.sleeps = []
+
+        def write_config(self):
+            config_path.write_text(json.dumps(self.config))
+            return str(config_path)
+
+        def run(self, **kwargs):
+            log, text = health.run(health.load_config(self.write_config()), sleep=self.sleeps.append,
+                                   host='ci-1.example.com', **kwargs)
+            return log, parse(text)
+
+        def webhook(self, url):
+            url_file = tmp_path / 'webhook.url'
+            url_file.write_text(url + '\n')
+            self.config['webhook']['url_file'] = str(url_file)
+
+    return Env()
+
+
+def test_metrics_of_a_healthy_cache(env):
+    entry(env.build, 'ab', 1, 100000, age_days=3)
+    entry(env.build, 'cd', 2, 5000, age_days=1)
+    entry(env.build, 'ef', 3, 2 * MIB, age_days=0.5, directory=True)
+    log, samples = env.run()
+    build = dict(cache='build', path=str(env.build))
+    expected = sum(os.lstat(os.path.join(d, n)).st_blocks * 512 for d, dirs, files in os.walk(env.build)
+                   for n in dirs + files) + os.lstat(env.build).st_blocks * 512
+    assert sample(samples, 'go_cache_bytes', **build) == expected
+    assert sample(samples, 'go_cache_files', **build) == 3
+    assert 3 * 86400 - 60 < sample(samples, 'go_cache_oldest_entry_age_seconds', **build) < 3 * 86400 + 60
+    assert 0.5 * 86400 - 60 < sample(samples, 'go_cache_newest_entry_age_seconds', **build) < 0.5 * 86400 + 60
+    for name in ('go_cache_fs_bytes_used_ratio', 'go_cache_fs_inodes_used_ratio'):
+        assert 0 < sample(samples, name, **build) < 1
+    problems = dict((dict(labels)['problem'], v) for (name, labels), v in samples.items()
+                    if name == 'go_cache_permission_problems' and dict(labels)['cache'] == 'build')
+    assert sorted(problems) == sorted(audit.PROBLEMS + ('missing',)) and not any(problems.values())
+    assert sample(samples, 'go_cache_cleanup_freed_bytes_total', **build) == 0
+    assert abs(sample(samples, 'go_cache_last_run_timestamp_seconds') - time.time()) < 30
+    assert log['conditions'] == [] and log['webhook'] == {'sent': False}
+    text = env.metrics.read_text()
+    for name, kind, _help in health.METRICS:
+        assert '# HELP %s ' % name in text and '# TYPE %s %s\n' % (name, kind) in text
+    assert sorted(os.listdir(env.root / 'metrics')) == ['go_cache.prom'], 'a temporary file was left behind'
+    assert os.stat(env.metrics).st_mode & 0o777 == 0o644
+    assert os.stat(env.root / 'state/state.json').st_mode & 0o777 == 0o600
+
+
+def test_label_values_are_escaped():
+    assert health.label_value('a"b\\c\nd') == 'a\\"b\\\\c\\nd'
+
+
+def test_permission_problems_and_the_affected_uid(env):
+    broken = env.build / 'ab'
+    broken.mkdir()
+    (broken / 'entry').write_text('x')
+    os.removexattr(broken, audit.DEFAULT)
+    os.chown(broken, OTHER_UID, OTHER_UID)
+    os.chmod(broken, 0o700)
+    log, samples = env.run()
+    labels = dict(cache='build', path=str(env.build))
+    for problem in ('wrong_group', 'no_setgid', 'not_group_writable', 'missing_default_acl', 'member_cannot_write'):
+        assert sample(samples, 'go_cache_permission_problems', problem=problem, **labels) == 1, problem
+    assert log['conditions'] == ['build:permissions']
+    assert log['caches']['build']['permission_problems'] == 5
+
+
+def test_a_missing_cache_is_a_finding_not_an_error(env):
+    os.rmdir(env.mod)
+    log, samples = env.run()
+    assert sample(samples, 'go_cache_permission_problems', cache='mod', path=str(env.mod), problem='missing') == 1
+    assert 'mod:missing' in log['conditions']
+
+
+def test_trim_removes_the_least_recently_used_entries_down_to_the_low_water_mark(env):
+    oldest = [entry(env.build, '%02x' % n, n, MIB, age_days=10 - n) for n in range(6)]
+    newest = entry(env.build, 'ff', 99, MIB, age_days=0.01)
+    exe = entry(env.build, 'ee', 98, MIB, age_days=20, directory=True)
+    (env.build / 'README').write_text('not an entry')
+    (env.build / 'trim.txt').write_text('1')
+    os.utime(env.build / 'trim.txt', (0, 0))
+    env.config['caches'][0].update(max_bytes=5 * MIB, low_water_bytes=4 * MIB + MIB // 2)  # + directories
+    log, samples = env.run()
+    cleanup = log['caches']['build']['cleanup']
+    assert cleanup['method'] == 'trim' and cleanup['reached_low_water']
+    assert not exe.exists(), 'the oldest entry, an executable directory, goes first'
+    assert [p.exists() for p in oldest] == [False, False, False, True, True, True]
+    assert newest.exists() and (env.build / 'README').exists() and (env.build / 'trim.txt').exists()
+    labels = dict(cache='build', path=str(env.build))
+    assert sample(samples, 'go_cache_bytes', **labels) <= 4 * MIB + MIB // 2
+    assert sample(samples, 'go_cache_cleanup_freed_bytes_total', **labels) == cleanup['freed_bytes'] >= 4 * MIB
+    assert log['conditions'] == []
+    again, samples = env.run()
+    assert again['caches']['build']['cleanup'] is None
+    assert sample(samples, 'go_cache_cleanup_freed_bytes_total', **labels) == cleanup['freed_bytes'], \
+        'the counter survives runs'
+
+
+def test_trim_never_follows_a_symlinked_subdirectory(env, tmp_path):
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    victim = entry(outside, 'x', 1, MIB, age_days=30).parent
+    (env.build / 'aa').symlink_to(victim)
+    entry(env.build, 'bb', 2, 3 * MIB, age_days=1)
+    env.config['caches'][0].update(max_bytes=2 * MIB, low_water_bytes=MIB)
+    env.run()
+    assert len(os.listdir(victim)) == 1
+
+
+def test_go_clean_method(env, tmp_path):
+    fake = tmp_path / 'go'
+    fake.write_text('#!/bin/sh\necho "$@" > %s/args; env > %s/env; rm -rf "$GOCACHE"/[0-9a-f][0-9a-f]\n'
+                    % (tmp_path, tmp_path))
+    os.chmod(fake, 0o755)
+    entry(env.build, 'ab', 1, 3 * MIB, age_days=1)
+    env.config['go'] = str(fake)
+    env.config['caches'][0].update(max_bytes=2 * MIB, low_water_bytes=MIB, cleanup='go_clean')
+    log, _samples = env.run()
+    assert (tmp_path / 'args').read_text() == 'clean -cache\n'
+    assert 'GOCACHE=%s\n' % env.build in (tmp_path / 'env').read_text()
+    cleanup = log['caches']['build']['cleanup']
+    assert cleanup['method'] == 'go clean -cache' and cleanup['freed_bytes'] >= 3 * MIB
+
+
+def test_a_failing_go_clean_is_an_error_of_the_health_check(env, tmp_path):
+    entry(env.build, 'ab', 1, 3 * MIB, age_days=1)
+    env.config['go'] = str(tmp_path / 'no-such-go')
+    env.config['caches'][0].update(max_bytes=2 * MIB, cleanup='go_clean')
+    with pytest.raises(health.HealthError, match='cannot run .*no-such-go clean -cache'):
+        env.run()
+
+
+def test_the_module_cache_is_emptied_but_keeps_its_directory(env):
+    module = env.mod / 'example.com/greet@v1.0.0'
+    module.mkdir(parents=True)
+    (module / 'greet.go').write_bytes(b'x' * 3 * MIB)
+    os.chmod(module / 'greet.go', 0o444)
+    os.chmod(module, 0o555)
+    env.config['caches'][1].update(max_bytes=2 * MIB)
+    log, _samples = env.run()
+    assert os.listdir(env.mod) == []
+    assert log['caches']['mod']['cleanup']['method'] == 'empty'
+    assert audit.read_acl(str(env.mod), audit.DEFAULT) is not None
+    assert os.stat(env.mod).st_mode & 0o7777 == 0o2770
+
+
+def test_cleanup_none_only_reports(env):
+    entry(env.build, 'ab', 1, 3 * MIB, age_days=1)
+    env.config['caches'][0].update(max_bytes=2 * MIB, cleanup='none')
+    log, _samples = env.run()
+    assert log['caches']['build']['cleanup']['method'] == 'none'
+    assert log['conditions'] == ['build:size']
+
+
+def test_dry_run_changes_nothing(env):
+    entry(env.build, 'ab', 1, 3 * MIB, age_days=1)
+    env.config['caches'][0].update(max_bytes=2 * MIB)
+    log, samples = env.run(dry_run=True)
+    assert log['caches']['build']['cleanup'] is None and 'webhook' not in log
+    assert not env.metrics.exists() and not (env.root / 'state/state.json').exists()
+    assert os.listdir(env.build / 'ab'), 'no cleanup in a dry run'
+    assert sample(samples, 'go_cache_files', cache='build', path=str(env.build)) == 1
+
+
+def test_one_webhook_message_per_change_of_condition(env):
+    receiver = Receiver()
+    try:
+        env.webhook(receiver.url)
+        env.run()
+        assert receiver.requests == [], 'nothing to say about a healthy host'
+        broken = env.build / 'ab'
+        broken.mkdir()
+        os.chown(broken, OTHER_UID, OTHER_UID)
+        os.chmod(broken, 0o700)
+        log, _samples = env.run()
+        assert log['webhook'] == {'sent': True, 'new': ['build:permissions'], 'resolved': []}
+        env.run()
+        env.run()
+        assert len(receiver.requests) == 1
+        path, content_type, payload = receiver.requests[0]
+        assert (path, content_type) == ('/hook', 'application/json')
+        assert payload['text'] == 'go-cache-health on ci-1.example.com: %s permission problems' % env.build
+        attachment = payload['attachments'][0]
+        fields = dict((f['title'], f['value']) for f in attachment['fields'])
+        assert fields['Host'] == 'ci-1.example.com'
+        assert fields['Cache'] == '%s (build)' % env.build
+        assert fields['Affected UID'].startswith('%d (' % OTHER_UID)
+        assert re.match(r'^[0-9.]+ (B|KiB) \(\d+ bytes\)$', fields['Size'])
+        assert 'ab (uid %d): wrong_group' % OTHER_UID in fields['Examples']
+        ls = subprocess.run(['ls', '-ldL', str(env.build)], capture_output=True, text=True, check=True).stdout
+        assert attachment['text'] == '```\n$ ls -ldL %s\n%s\n```' % (env.build, ls.strip())
+        os.chown(broken, 0, GID)
+        os.chmod(broken, 0o2770)
+        os.setxattr(broken, audit.DEFAULT, audit.build_acl(audit.Policy(GID).default_acl))
+        log, _samples = env.run()
+        assert log['webhook']['resolved'] == ['build:permissions'] and len(receiver.requests) == 2
+        assert receiver.requests[1][2]['attachments'][0]['color'] == 'good'
+        assert receiver.requests[1][2]['attachments'][0]['title'].startswith('Resolved: ')
+    finally:
+        receiver.close()
+
+
+def test_webhook_retries_with_exponential_backoff(env):
+    receiver = Receiver(statuses=[500, 503])
+    try:
+        env.webhook(receiver.url)
+        os.rmdir(env.mod)
+        log, samples = env.run()
+        assert log['webhook']['sent'] is True and len(receiver.requests) == 3
+        assert env.sleeps == [2.0, 4.0]
+        assert sample(samples, 'go_cache_webhook_failures_total') == 0
+    finally:
+        receiver.close()
+
+
+def test_an_undelivered_message_is_sent_at_the_next_run(env):
+    receiver = Receiver(statuses=[500, 500, 500, 500])
+    try:
+        env.webhook(receiver.url)
+        os.rmdir(env.mod)
+        log, samples = env.run()
+        assert log['webhook'] == {'sent': False, 'error': 'HTTP 500', 'new': ['mod:missing'], 'resolved': []}
+        assert sample(samples, 'go_cache_webhook_failures_total') == 1
+        log, samples = env.run()
+        assert log['webhook']['sent'] is True and len(receiver.requests) == 5
+        assert sample(samples, 'go_cache_webhook_failures_total') == 1
+    finally:
+        receiver.close()
+
+
+def test_a_client_error_is_not_retried(env):
+    receiver = Receiver(statuses=[404])
+    try:
+        env.webhook(receiver.url)
+        os.rmdir(env.mod)
+        log, _samples = env.run()
+        assert log['webhook']['error'] == 'HTTP 404' and len(receiver.requests) == 1 and env.sleeps == []
+    finally:
+        receiver.close()
+
+
+def test_an_unreachable_webhook_does_not_fail_the_run(env):
+    env.webhook('http://127.0.0.1:9/hook')
+    env.config['webhook'].update(retries=1, timeout_seconds=1)
+    os.rmdir(env.mod)
+    log, samples = env.run()
+    assert log['webhook']['sent'] is False and 'refused' in log['webhook']['error'].lower()
+    assert env.metrics.exists()
+
+
+def run_program(*args):
+    return subprocess.run([sys.executable, str(PROGRAM), *args], capture_output=True, text=True, check=False)
+
+
+def test_exit_status_zero_whatever_it_finds(env):
+    os.chmod(env.build, 0o777)
+    proc = run_program('--config', env.write_config())
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 1, 'exactly one log line'
+    log = json.loads(lines[0])
+    assert log['event'] == 'go-cache-health' and log['conditions'] == ['build:permissions']
+
+
+def test_exit_status_one_on_its_own_errors(env, tmp_path):
+    proc = run_program('--config', str(tmp_path / 'missing.json'))
+    assert proc.returncode == 1 and 'cannot read the configuration' in json.loads(proc.stderr)['error']
+    env.config['metrics_file'] = str(tmp_path / 'health.json/go_cache.prom')  # below a file
+    proc = run_program('--config', env.write_config())
+    assert proc.returncode == 1 and 'cannot write' in json.loads(proc.stderr)['error']
+    env.config['metrics_file'] = str(env.metrics)
+    url_file = tmp_path / 'webhook.url'
+    url_file.write_text('file:///etc/shadow\n')
+    env.config['webhook']['url_file'] = str(url_file)
+    proc = run_program('--config', env.write_config())
+    assert proc.returncode == 1 and 'does not start with http:// or https://' in proc.stderr
+    assert 'shadow' not in proc.stderr, 'the URL is a secret'
+
+
+def test_dry_run_from_the_command_line_prints_the_metrics(env):
+    proc = run_program('--config', env.write_config(), '--dry-run')
+    assert proc.returncode == 0
+    assert '# TYPE go_cache_bytes gauge' in proc.stdout and not env.metrics.exists()
