@@ -13,7 +13,7 @@ VARS = {'go_toolchain_version': '1.27', 'go_toolchain_release_index': str(MIRROR
 
 @pytest.fixture(scope='module')
 def converged(target):
-    result = target.play(VARS, playbook='playbooks/go_toolchain.yml')
+    result = target.play(VARS)
     assert not result.failed, result.messages()
     return target
 
@@ -31,30 +31,35 @@ def test_converged_host_has_no_drift(converged, tmp_path, monkeypatch):
     result, report, junit = audit(converged, tmp_path, monkeypatch)
     assert not result.failed, result.messages()
     roles = report['hosts'][converged.name]
-    assert roles['go_toolchain']['drift_items'] == 0
+    assert set(roles) >= {'go_toolchain', 'go_env', 'sysctl_tuning', 'build_cgroups'}
+    assert {role: data['drift_items'] for role, data in roles.items() if data['drift_items']} == {}
     assert report['drifted_hosts'] == []
     assert junit.find('testsuite').get('failures') == '0'
 
 
 def test_hand_made_change_is_named(converged, tmp_path, monkeypatch):
     converged.sh('rm /usr/local/bin/gofmt && mkdir -p /var/lib/node_exporter')
+    converged.sh("sed -i 's/^vm.swappiness = 10$/vm.swappiness = 30/' /etc/sysctl.d/60-go-buildhost.conf")
     try:
         result, report, junit = audit(converged, tmp_path, monkeypatch,
                                       go_buildhost_audit_textfile_dir='/var/lib/node_exporter')
         assert not result.failed, result.messages()
         assert report['drifted_hosts'] == [converged.name]
+        drifted = {role: data['drift_items'] for role, data in report['hosts'][converged.name].items()
+                   if data['drift_items']}
+        assert drifted == {'go_toolchain': 1, 'sysctl_tuning': 1}
         drift = report['hosts'][converged.name]['go_toolchain']
-        assert drift['drift_items'] == 1
         assert any('link /usr/local/bin/gofmt' in a for a in drift['tasks'][0]['actions'])
         failure = junit.find("testsuite/testcase[@name='go_toolchain']/failure")
         assert failure is not None and failure.get('message') == '1 drift item(s)'
         metric = converged.sh('cat /var/lib/node_exporter/go_buildhost_drift.prom')
         assert 'go_buildhost_drift_items{role="go_toolchain"} 1' in metric
         assert converged.sh('ls /usr/local/bin/gofmt 2>/dev/null; true') == '', 'the audit must not repair'
+        assert 'vm.swappiness = 30' in converged.sh('cat /etc/sysctl.d/60-go-buildhost.conf')
 
         gated, _report, _junit = audit(converged, tmp_path, monkeypatch, fail_on_drift=True)
         assert gated.rc != 0
         assert gated.data['stats']['localhost']['failures'] == 1
         assert 'Drift on %s: see' % converged.name in json.dumps(gated.data)
     finally:
-        converged.play(VARS, playbook='playbooks/go_toolchain.yml')
+        converged.play(VARS)
