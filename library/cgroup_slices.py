@@ -117,6 +117,14 @@ options:
     description: Where procfs is mounted (MemTotal, the CPU count and mountinfo are read there).
     type: path
     default: /proc
+  lock_timeout:
+    description: Seconds to wait for the host-wide go-buildhost lock (C(go_buildhost_lock_timeout)).
+    type: int
+    default: 300
+  lock_path:
+    description: The host-wide lock file.
+    type: path
+    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -208,6 +216,7 @@ import time
 
 from ansible.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.host_lock import hold_host_lock, lock_argument_spec
 from ansible.module_utils.cgroup_fs import detect, mem_total, online_cpus, parse_systemctl_show
 from ansible.module_utils.cgroup_spec import (
     go_environment, is_glob, is_template, match_units, render_dropin, render_env_file, render_slice,
@@ -348,10 +357,12 @@ def main():
             require_unified=dict(type='bool', default=False),
             cgroup_root=dict(type='path', default='/sys/fs/cgroup'),
             proc_root=dict(type='path', default='/proc'),
+            **lock_argument_spec(),
         ),
         supports_check_mode=True,
     )
     params = module.params
+    hold_host_lock(module, 'cgroup_slices')
     slices, services = params['slices'], params['services']
     errors = validate(slices, services, '', params['gomemlimit_percent'], params['wrapper_path'])
     for name in ('unit_dir', 'env_dir'):

@@ -48,6 +48,14 @@ options:
     description: The running kernel's command line.
     type: path
     default: /proc/cmdline
+  lock_timeout:
+    description: Seconds to wait for the host-wide go-buildhost lock (C(go_buildhost_lock_timeout)).
+    type: int
+    default: 300
+  lock_path:
+    description: The host-wide lock file.
+    type: path
+    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -92,6 +100,7 @@ import shlex
 
 from ansible.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.host_lock import hold_host_lock, lock_argument_spec
 
 ASSIGN_RE = re.compile(r'^(\s*(?:export\s+)?)(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)=(.*)$')
 NO_GRUB = ('%s. This host does not seem to boot through GRUB, so build_cgroups_enable_unified cannot switch it '
@@ -160,10 +169,12 @@ def main():
             path=dict(type='path', default='/etc/default/grub'),
             update_command=dict(type='list', elements='str', default=['update-grub']),
             proc_cmdline=dict(type='path', default='/proc/cmdline'),
+            **lock_argument_spec(),
         ),
         supports_check_mode=True,
     )
     params = module.params
+    hold_host_lock(module, 'grub_cmdline')
     for token in params['present'] + params['absent']:
         if not token or any(c.isspace() or c in '"\'\\$`' for c in token):
             module.fail_json(msg='Kernel parameter %r must be one word without quotes or $; nothing was changed.'

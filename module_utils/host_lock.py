@@ -37,6 +37,15 @@ def _holder(path):
         return {}
 
 
+def hold_host_lock(module, what):
+    """Take the lock for the rest of the module's process (exit_json ends it and so frees the lock)."""
+    holder = host_lock(module, what)
+    holder.__enter__()
+    # Kept on the module: a dropped context would be collected, and close the lock, at once.
+    module._go_buildhost_lock = holder
+    return holder
+
+
 @contextlib.contextmanager
 def host_lock(module, what):
     """Hold the lock for the body, waiting up to lock_timeout seconds; fail_json naming the holder."""

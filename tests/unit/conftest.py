@@ -51,10 +51,22 @@ def _fail_json(self, msg, **kwargs):
 
 
 @pytest.fixture
-def run_module(monkeypatch):
+def run_module(monkeypatch, tmp_path_factory):
     """run_module(name, args, check=False, diff=False) -> result dict; raises ModuleFail on failure."""
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
+    # The host-wide lock of every module goes to a temporary directory, not /run.
+    lock_utils = sys.modules['ansible.module_utils.host_lock']
+    monkeypatch.setattr(lock_utils, 'LOCK_PATH', str(tmp_path_factory.mktemp('run') / 'go-buildhost.lock'))
+    # A real module process ends, and so frees the lock, after exit_json; here the process goes on and
+    # the exception's traceback keeps the module alive. Take and free the lock at once instead.
+    real_hold = lock_utils.hold_host_lock
+
+    def hold_and_release(module, what):
+        real_hold(module, what)
+        module._go_buildhost_lock.__exit__(None, None, None)
+
+    monkeypatch.setattr(lock_utils, 'hold_host_lock', hold_and_release)
 
     def run(name, args, check=False, diff=False):
         module = load_library(name)

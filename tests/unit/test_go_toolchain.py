@@ -272,3 +272,21 @@ def test_waits_for_the_host_lock_then_names_its_holder(env):
     assert env.run('1.27.3')['changed'] is True
     holder = json.loads((env.root / 'run/go-buildhost.lock.holder').read_text())
     assert holder['what'].startswith('go_toolchain state=present version=1.27.3')
+
+
+def test_hold_host_lock_keeps_the_lock_until_the_module_ends(tmp_path):
+    import sys  # noqa: PLC0415
+    host_lock = sys.modules['ansible.module_utils.host_lock']
+
+    class FakeModule:
+        params = {'lock_path': str(tmp_path / 'go-buildhost.lock'), 'lock_timeout': 0}
+
+        def fail_json(self, **kwargs):
+            raise ModuleFail(kwargs)
+
+    first = FakeModule()
+    host_lock.hold_host_lock(first, 'first')
+    with pytest.raises(ModuleFail, match='holds .*: first'):
+        host_lock.hold_host_lock(FakeModule(), 'second')
+    del first._go_buildhost_lock
+    host_lock.hold_host_lock(FakeModule(), 'third')
