@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 GO_VERSIONS ?= 1.26.6 1.27.3
 
-.PHONY: help venv docker images mirror fixtures lint unit test test-fast molecule demo bench clean
+.PHONY: help venv docker images mirror promtool fixtures lint unit test test-fast molecule demo bench clean
 
 help:
 	@echo "make test       everything: venv, Docker, images, fixtures, lint, unit and Molecule tests"
@@ -31,7 +31,10 @@ images: docker
 mirror:
 	python3 scripts/build-go-mirror.py --versions $(GO_VERSIONS)
 
-fixtures: images mirror
+promtool:
+	scripts/ensure-promtool.sh
+
+fixtures: images mirror promtool
 
 lint: venv
 	$(BIN)/yamllint --strict .
@@ -52,6 +55,7 @@ demo: venv fixtures
 bench: venv fixtures
 	$(PY) scripts/bench.py $(if $(GANTSIGN_ROLE),--gantsign $(GANTSIGN_ROLE),)
 	$(PY) scripts/bench_sysctl.py
+	$(PY) scripts/bench_go_cache.py
 
 clean:
 	rm -rf .cache/controller .pytest_cache

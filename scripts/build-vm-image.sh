@@ -62,7 +62,7 @@ cat >"$root/etc/apt/sources.list" <<SOURCES
 deb $MIRROR bookworm main
 deb $MIRROR bookworm-updates main
 SOURCES
-mkdir -p "$root/etc/systemd/network"
+mkdir -p "$root/etc/systemd/network" "$root/boot/grub"
 printf '[Match]\nName=en*\n\n[Network]\nDHCP=yes\n' >"$root/etc/systemd/network/20-wired.network"
 chroot "$root" systemctl enable systemd-networkd ssh >/dev/null 2>&1
 chroot "$root" useradd --create-home --shell /bin/bash ansible

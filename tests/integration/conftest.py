@@ -40,7 +40,13 @@ class Target:
         # The container shares the host's hybrid cgroups: build_cgroups runs there only with its
         # documented opt-in (roles/build_cgroups/README.md). Its refusal tests override it.
         self.inventory.write_text(json.dumps({'all': {'children': {'go_buildhosts': {'hosts': {
-            name: {'ansible_connection': 'community.docker.docker', 'build_cgroups_require_unified': False}}}}}}))
+            name: {'ansible_connection': 'community.docker.docker', 'build_cgroups_require_unified': False,
+                   # go_cache shares the caches through go_env: the go_env play writes the same paths.
+                   'go_env_cache': '/var/cache/go/build', 'go_env_modcache': '/var/cache/go/mod',
+                   'go_env_modcache_shared': True,
+                   # promtool means Debian's 100 MB prometheus package: not in every test container.
+                   'go_cache_alert_rules_enabled': False}}}}}}))
+        self.default_playbook = 'site.yml'
 
     def sh(self, command, check=True):
         result = docker('exec', self.name, 'sh', '-c', command, check=False)
@@ -48,7 +54,8 @@ class Target:
             raise AssertionError('%s failed (%d): %s %s' % (command, result.returncode, result.stdout, result.stderr))
         return result.stdout.strip()
 
-    def play(self, extra_vars, *args, playbook='site.yml', background=False):
+    def play(self, extra_vars, *args, playbook=None, background=False):
+        playbook = playbook or self.default_playbook
         vars_file = self.workdir / ('vars-%s.json' % uuid.uuid4().hex[:8])
         vars_file.write_text(json.dumps(extra_vars))
         env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',

@@ -21,6 +21,12 @@ ROOT = '/usr/local/lib/go'
 BASE = {'go_toolchain_release_index': str(MIRROR / 'index.json'), 'go_toolchain_mirror': 'http://127.0.0.1:8080/'}
 
 
+@pytest.fixture(scope='module', autouse=True)
+def _toolchain_play(target):
+    """These tests are about the toolchain: run its playbook, not every role of site.yml."""
+    target.default_playbook = 'playbooks/go_toolchain.yml'
+
+
 @pytest.fixture(scope='module')
 def versions(releases):
     ordered = sorted(releases, key=lambda v: tuple(int(p) for p in v.split('.')))
