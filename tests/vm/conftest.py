@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,12 @@ def inventory():
 
 @pytest.fixture(scope='session')
 def playbook():
-    """playbook(path, **extra_vars) -> (rc, stats of the VM host, parsed JSON)."""
+    """playbook(path, limit=None, **extra_vars) -> (rc, stats of the first host, parsed JSON)."""
 
-    def run(path, **extra_vars):
+    def run(path, limit=None, **extra_vars):
         command = [str(BIN / 'ansible-playbook'), '-i', inventory(), str(ROOT / path)]
+        if limit:
+            command += ['--limit', limit]
         if extra_vars:
             command += ['-e', json.dumps(extra_vars)]
         proc = subprocess.run(command, env=ansible_env(), cwd=ROOT, capture_output=True, text=True,
@@ -55,3 +58,23 @@ def reboot():
         assert proc.returncode == 0, proc.stdout + proc.stderr
 
     return run
+
+
+@pytest.fixture(scope='session')
+def probe_binary():
+    """tests/vm/probe built on the controller with the mirror fixture's newest Go (static, linux/amd64)."""
+    index = json.loads((ROOT / '.cache/go-mirror/index.json').read_text())
+    newest = index[0]['files'][0]['filename']
+    work = ROOT / '.cache' / 'toolchain'
+    goroot = work / newest.replace('.tar.gz', '') / 'go'
+    if not (goroot / 'bin' / 'go').exists():
+        goroot.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(ROOT / '.cache/go-mirror' / newest) as archive:
+            archive.extractall(goroot.parent, filter='data')
+    out = work / 'gomaxprocs-probe'
+    env = {'PATH': os.environ['PATH'], 'HOME': str(work), 'GOCACHE': str(work / 'gocache'),
+           'GOTOOLCHAIN': 'local', 'GOPROXY': 'off', 'GOFLAGS': '', 'CGO_ENABLED': '0', 'GOOS': 'linux',
+           'GOARCH': 'amd64'}
+    subprocess.run([str(goroot / 'bin' / 'go'), 'build', '-o', str(out), 'main.go'],
+                   cwd=ROOT / 'tests' / 'vm' / 'probe', env=env, check=True, capture_output=True, timeout=600)
+    return out

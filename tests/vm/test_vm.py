@@ -23,6 +23,17 @@ def proc_sys(host, key):
     return host.file('/proc/sys/' + key.replace('.', '/')).content_string.split()
 
 
+SLICE = '/sys/fs/cgroup/gobuild.slice'
+MEMORY_MAX = 384 * 1024 * 1024
+
+
+def check_slice(host):
+    assert host.file(SLICE + '/memory.max').content_string.strip() == str(MEMORY_MAX)
+    assert host.file(SLICE + '/memory.high').content_string.strip() == str(320 * 1024 * 1024)
+    assert host.file(SLICE + '/cpu.max').content_string.strip() == '100000 100000'
+    assert host.file(SLICE + '/cpu.weight').content_string.strip() == '50'
+
+
 def check_live_state(host):
     assert host.file('/sys/fs/cgroup').exists
     assert host.check_output('stat -fc %T /sys/fs/cgroup') == 'cgroup2fs'
@@ -31,6 +42,13 @@ def check_live_state(host):
     assert host.file('/etc/sysctl.d/60-go-buildhost.conf').exists
     assert host.check_output('readlink /usr/local/go').startswith('/usr/local/lib/go/1.27.')
     assert host.check_output("sudo -u ansible bash -c 'go version'").startswith('go version go1.27.')
+    check_slice(host)
+    env = json.loads(host.check_output("sudo -u ansible bash -c 'go env -json GOPROXY GOSUMDB GOTOOLCHAIN GOCACHE'"))
+    assert env == {'GOPROXY': 'https://proxy.golang.org,direct', 'GOSUMDB': 'sum.golang.org',
+                   'GOTOOLCHAIN': 'local', 'GOCACHE': '/var/cache/go/build'}
+    acl = host.check_output('getfacl -p /var/cache/go/build')
+    assert 'default:group:gobuilders:rwx' in acl and 'group::rwx' in acl
+    assert host.file('/var/cache/go/build').mode == 0o2770
 
 
 def test_kernel_is_real(host):
@@ -40,6 +58,42 @@ def test_kernel_is_real(host):
 
 def test_live_state_after_converge(host):
     check_live_state(host)
+
+
+def test_go_sees_the_quota_through_the_wrapper_and_as_a_service(host, probe_binary):
+    copied = host.ansible('ansible.builtin.copy', 'src=%s dest=/usr/local/bin/gomaxprocs-probe mode=0755'
+                          % probe_binary, become=True, check=False)
+    assert not copied.get('failed'), copied
+    wrapped = host.check_output('go-build-run /usr/local/bin/gomaxprocs-probe')
+    assert wrapped.startswith('GOMAXPROCS=1 '), wrapped
+    assert '/gobuild.slice/' in wrapped
+    host.run_expect([0], 'systemctl start gomaxprocs-probe.service')
+    logged = host.check_output('journalctl -u gomaxprocs-probe.service -o cat | grep ^GOMAXPROCS= | tail -1')
+    assert logged.startswith('GOMAXPROCS=1 '), logged
+    assert '0::/gobuild.slice/gomaxprocs-probe.service' in logged
+
+
+def test_memory_hog_is_killed_inside_the_slice(host):
+    def oom_kills():
+        events = dict(line.split() for line in host.file(SLICE + '/memory.events').content_string.splitlines())
+        return int(events['oom_kill'])
+
+    before = oom_kills()
+    hog = host.run("go-build-run python3 -c 'b = bytearray(768 * 1024 * 1024); print(len(b))'")
+    assert hog.rc != 0 and hog.stdout == '', 'the hog must not survive a 384 MiB memory.max'
+    assert oom_kills() > before
+    assert host.service('ssh').is_running
+    assert host.check_output('systemctl is-system-running || true') in ('running', 'degraded')
+
+
+def test_cache_health_check_timer_ran_and_wrote_metrics(host):
+    host.run_expect([0], 'systemctl start go-cache-health.service')
+    assert host.service('go-cache-health.timer').is_running
+    metrics = host.file('/var/lib/prometheus/node-exporter/go_cache.prom').content_string
+    assert 'go_cache_last_run_timestamp_seconds ' in metrics
+    assert any(line.startswith('go_cache_bytes{') and 'cache="build"' in line for line in metrics.splitlines())
+    result = host.run('systemctl show -p Result -p ExecMainStatus --value go-cache-health.service').stdout.split()
+    assert result == ['success', '0']
 
 
 def test_state_survives_a_reboot(host, reboot):
