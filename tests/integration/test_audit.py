@@ -5,10 +5,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import MIRROR
+from .conftest import MIRROR, SITE_CACHE_VARS
 
 VARS = {'go_toolchain_version': '1.27', 'go_toolchain_release_index': str(MIRROR / 'index.json'),
-        'go_toolchain_mirror': 'http://127.0.0.1:8080/'}
+        'go_toolchain_mirror': 'http://127.0.0.1:8080/', **SITE_CACHE_VARS}
 
 
 @pytest.fixture(scope='module')

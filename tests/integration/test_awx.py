@@ -6,7 +6,7 @@ import subprocess
 import ansible_runner
 import yaml
 
-from .conftest import MIRROR, ROOT, VENV_BIN
+from .conftest import MIRROR, ROOT, SITE_CACHE_VARS, VENV_BIN
 
 
 def test_execution_environment_renders(tmp_path):
@@ -33,6 +33,7 @@ def test_site_runs_unchanged_under_ansible_runner(target, tmp_path):
         'go_toolchain_version': '1.27',
         'go_toolchain_release_index': str(MIRROR / 'index.json'),
         'go_toolchain_mirror': 'http://127.0.0.1:8080/',
+        **SITE_CACHE_VARS,
     }))
     (data / 'env' / 'envvars').write_text(json.dumps({'PATH': '%s:/usr/local/bin:/usr/bin:/bin' % VENV_BIN}))
     run = ansible_runner.run(private_data_dir=str(data), playbook='site.yml', ident='job1', quiet=True)
