@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 GO_VERSIONS ?= 1.26.6 1.27.3
 
-.PHONY: help venv docker images mirror promtool fixtures lint unit test test-fast molecule demo bench clean
+.PHONY: help venv docker images mirror promtool fixtures lint unit test test-fast test-vm molecule demo bench clean
 
 help:
 	@echo "make test       everything: venv, Docker, images, fixtures, lint, unit and Molecule tests"
@@ -45,6 +45,9 @@ unit: venv
 	$(BIN)/pytest -q tests/unit
 
 test-fast: lint unit
+
+test-vm: venv fixtures
+	GO_BUILDHOST_VM=1 $(BIN)/pytest tests/test_molecule.py -k vm
 
 test: venv fixtures lint
 	$(BIN)/pytest tests
