@@ -63,10 +63,63 @@ options:
     description: Mode of parent directories this module creates.
     type: str
     default: '0755'
+  services:
+    description:
+      - systemd units to keep enabled and running (or stopped and disabled) once the files are in place, in the
+        same call. Their state is read with one C(systemctl show) for all of them, so a run with nothing to do
+        costs no more than that.
+      - When a file under one of I(unit_dirs) was written or removed, C(systemctl daemon-reload) runs first.
+      - Actions run in the order given, one C(systemctl) command per unit and verb.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The unit, with its suffix (C(go-cache-health.timer), C(ssh.service)).
+        type: str
+        required: true
+      enabled:
+        description: Enable (C(true)) or disable (C(false)) the unit; leave it as it is when unset.
+        type: bool
+      state:
+        description:
+          - C(started) starts the unit when it is not active, C(stopped) stops it when it is; unset leaves it.
+        type: str
+        choices: [started, stopped]
+      restart_on:
+        description:
+          - Paths (among I(files)) whose change restarts the unit. A unit that is wanted C(started) is restarted;
+            with I(state) unset it is restarted only if it runs (C(systemctl try-restart)).
+        type: list
+        elements: path
+        default: []
+      missing:
+        description:
+          - What to do when the unit is not installed. C(fail) (default) names it; C(ignore) leaves it alone,
+            for units that are wanted stopped or come from an optional package. In check mode a missing unit
+            never fails (a package install before this call may not have happened).
+        type: str
+        choices: [fail, ignore]
+        default: fail
+  unit_dirs:
+    description: Directories whose changed files (units, drop-ins) need C(systemctl daemon-reload) before I(services).
+    type: list
+    elements: path
+    default: [/etc/systemd, /run/systemd]
+  lock_timeout:
+    description:
+      - Seconds to wait for the host-wide go-buildhost lock held by an overlapping run
+        (C(go_buildhost_lock_timeout)); the module fails naming the holder after that.
+    type: int
+    default: 300
+  lock_path:
+    description: The lock file, under /run so that it never outlives a boot.
+    type: path
+    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
-    details: Reports which files would be created or changed; validation commands are not run.
+    details: Reports the files that would change and what would be done to each unit; validators are not run.
   diff_mode:
     support: full
     details: One diff per changed file (content, and owner or mode changes).
@@ -81,6 +134,13 @@ EXAMPLES = r'''
       - path: /etc/prometheus/go_cache.rules.yml
         content: "{{ lookup('ansible.builtin.template', 'go_cache.rules.yml.j2') }}"
         validate: promtool check rules %s
+      - path: /etc/systemd/system/go-cache-health.timer
+        content: "{{ lookup('ansible.builtin.template', 'go-cache-health.timer.j2') }}"
+    services:
+      - name: go-cache-health.timer
+        enabled: true
+        state: started
+        restart_on: [/etc/systemd/system/go-cache-health.timer]
 '''
 
 RETURN = r'''
@@ -109,6 +169,16 @@ created:
   returned: always
   type: list
   elements: str
+daemon_reloaded:
+  description: Whether C(systemctl daemon-reload) ran (or would run, in check mode).
+  returned: always
+  type: bool
+service_actions:
+  description: What was (or would be) done to the units in I(services), e.g. C(enable go-cache-health.timer).
+  returned: always
+  type: list
+  elements: str
+  sample: [start go-cache-health.timer, restart prometheus-node-exporter.service]
 '''
 
 import grp
@@ -120,6 +190,12 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.module_utils.cgroup_fs import parse_systemctl_show
+from ansible.module_utils.host_lock import host_lock, lock_argument_spec
+
+# UnitFileState values that need no `systemctl enable` (static units cannot be enabled at all).
+ENABLED_STATES = ('enabled', 'enabled-runtime', 'static', 'indirect', 'generated', 'alias', 'linked', 'transient')
+ACTIVE_STATES = ('active', 'activating', 'reloading')
 
 
 def octal(module, text, option):
@@ -210,6 +286,49 @@ def describe(st, mode_of=None):
     return '%s:%s %04o' % (owner, group, mode_of if mode_of is not None else st.st_mode & 0o7777)
 
 
+def systemctl(module, args, what):
+    rc, out, err = module.run_command([module.get_bin_path('systemctl', required=True)] + args,
+                                      environ_update={'LC_ALL': 'C'})
+    if rc != 0:
+        module.fail_json(msg='systemctl %s failed (rc=%d): %s. %s' % (' '.join(args), rc, (err or out).strip(), what))
+    return out
+
+
+def plan_services(module, changed_paths):
+    """What to do to each unit in services, from one systemctl show: a list of (verb, unit)."""
+    specs = module.params['services']
+    if not specs:
+        return []
+    names = [spec['name'] for spec in specs]
+    shown = parse_systemctl_show(systemctl(module, ['show', '--property=Id,LoadState,ActiveState,UnitFileState',
+                                                    '--'] + names, 'The files are in place.'))
+    states = dict((block.get('Id'), block) for block in shown)
+    steps = []
+    for spec in specs:
+        unit = states.get(spec['name'], {})
+        changed_inputs = set(spec['restart_on']) & set(changed_paths)
+        if unit.get('LoadState', 'not-found') == 'not-found':
+            if spec['missing'] == 'ignore':
+                continue
+            if not module.check_mode:
+                module.fail_json(msg='The unit %s is not installed: install the package that ships it (or turn '
+                                     'off the feature that needs it). The files are in place.' % spec['name'])
+        enabled = unit.get('UnitFileState', '')
+        active = unit.get('ActiveState', '') in ACTIVE_STATES
+        if spec['enabled'] is True and enabled not in ENABLED_STATES:
+            steps.append(('enable', spec['name']))
+        elif spec['enabled'] is False and enabled in ('enabled', 'enabled-runtime'):
+            steps.append(('disable', spec['name']))
+        if spec['state'] == 'stopped':
+            if active:
+                steps.append(('stop', spec['name']))
+        elif changed_inputs and (spec['state'] == 'started' or active):
+            steps.append(('restart', spec['name']))
+        elif spec['state'] == 'started' and not active:
+            steps.append(('start', spec['name']))
+    return steps
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -223,10 +342,28 @@ def main():
                 validate=dict(type='str'),
             )),
             directory_mode=dict(type='str', default='0755'),
+            services=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True),
+                enabled=dict(type='bool'),
+                state=dict(type='str', choices=['started', 'stopped']),
+                restart_on=dict(type='list', elements='path', default=[]),
+                missing=dict(type='str', choices=['fail', 'ignore'], default='fail'),
+            )),
+            unit_dirs=dict(type='list', elements='path', default=['/etc/systemd', '/run/systemd']),
+            **lock_argument_spec(),
         ),
         supports_check_mode=True,
     )
     directory_mode = octal(module, module.params['directory_mode'], 'directory_mode')
+    for spec in module.params['services']:
+        if '.' not in spec['name'] or '/' in spec['name']:
+            module.fail_json(msg='services: %r is not a unit name with its suffix, such as ssh.service or '
+                                 'go-cache-health.timer.' % spec['name'])
+    with host_lock(module, 'file_bundle %s' % ' '.join(f['path'] for f in module.params['files'][:3])):
+        run(module, directory_mode)
+
+
+def run(module, directory_mode):
     plans = []
     removals = []
     for spec in module.params['files']:
@@ -275,8 +412,19 @@ def main():
         if not module.check_mode:
             os.unlink(path)
     changed_paths = [r['path'] for r in results if r['changed']]
-    out = dict(changed=bool(changed_paths), files=results, changed_paths=changed_paths,
-               created=[r['path'] for r in results if r['created']])
+    unit_dirs = tuple(d.rstrip('/') + '/' for d in module.params['unit_dirs'])
+    reload_units = bool(module.params['services']) and any(p.startswith(unit_dirs) for p in changed_paths)
+    if reload_units and not module.check_mode:
+        systemctl(module, ['daemon-reload'], 'The files are written; run systemctl daemon-reload by hand.')
+    steps = plan_services(module, changed_paths)
+    actions = ['%s %s' % step for step in steps]
+    if not module.check_mode:
+        for verb, unit in steps:
+            systemctl(module, [verb, '--', unit], 'The files are in place; see systemctl status %s and journalctl '
+                                                  '-u %s.' % (unit, unit))
+    out = dict(changed=bool(changed_paths) or bool(steps), files=results, changed_paths=changed_paths,
+               created=[r['path'] for r in results if r['created']], daemon_reloaded=reload_units,
+               service_actions=actions)
     if diffs:
         out['diff'] = diffs
     module.exit_json(**out)

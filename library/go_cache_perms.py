@@ -64,6 +64,24 @@ options:
     description: How many wrong entries per cache to list in the result and the diff.
     type: int
     default: 10
+  packages:
+    description:
+      - Debian packages to look up with C(dpkg-query) in the same call (read-only). The ones not installed
+        are returned in C(missing_packages), so a play installs them with C(ansible.builtin.apt) only when
+        needed, without a separate round trip on every run.
+    type: list
+    elements: str
+    default: []
+  lock_timeout:
+    description:
+      - Seconds to wait for the host-wide go-buildhost lock held by an overlapping run
+        (C(go_buildhost_lock_timeout)); the module fails naming the holder after that.
+    type: int
+    default: 300
+  lock_path:
+    description: The lock file, under /run so that it never outlives a boot.
+    type: path
+    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -86,6 +104,11 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+missing_packages:
+  description: The packages in I(packages) that dpkg does not show as installed.
+  returned: always
+  type: list
+  elements: str
 caches:
   description: One result per cache, in the order of I(caches).
   returned: always
@@ -148,6 +171,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.go_cache_audit import (
     PROBLEMS, AuditError, Policy, check, make_top, open_top, repair, walk)
+from ansible.module_utils.host_lock import host_lock, lock_argument_spec
 
 
 def lookup_ids(module):
@@ -278,9 +302,32 @@ def main():
             members=dict(type='list', elements='str', default=[]),
             recurse=dict(type='bool', default=True),
             examples=dict(type='int', default=10),
+            packages=dict(type='list', elements='str', default=[]),
+            **lock_argument_spec(),
         ),
         supports_check_mode=True,
     )
+    with host_lock(module, 'go_cache_perms %s' % ' '.join(c['path'] for c in module.params['caches'])):
+        run(module)
+
+
+def missing_packages(module):
+    """The packages dpkg does not show as installed ("ii"), with one dpkg-query for all of them."""
+    packages = module.params['packages']
+    if not packages:
+        return []
+    dpkg = module.get_bin_path('dpkg-query')
+    if dpkg is None:
+        return list(packages)
+    rc, out, err = module.run_command([dpkg, '--show', '--showformat=${db:Status-Abbrev}${Package}\\n', '--']
+                                      + packages, environ_update={'LC_ALL': 'C'})
+    if rc not in (0, 1):
+        module.fail_json(msg='dpkg-query failed (rc=%d): %s' % (rc, err.strip()))
+    installed = set(line[3:].split(':')[0] for line in out.splitlines() if line.startswith('ii '))
+    return [p for p in packages if p not in installed]
+
+
+def run(module):
     params = module.params
     for cache in params['caches']:
         if not os.path.isabs(cache['path']):
@@ -317,7 +364,8 @@ def main():
             actions.append('left %d entries in %s alone (hard links, or changed during the run)'
                            % (result['skipped'], result['path']))
     changed = group_created or bool(to_add) or any(r['created'] or r['wrong'] > r['skipped'] for r in results)
-    out = dict(changed=changed, caches=results, group_created=group_created, members_added=to_add, actions=actions)
+    out = dict(changed=changed, caches=results, group_created=group_created, members_added=to_add, actions=actions,
+               missing_packages=missing_packages(module))
     if module._diff and changed:
         before = ''.join(summary(r) for r in results)
         after = ''.join('%s (%s cache): every entry right\n' % (r['path'], r['kind']) for r in results)

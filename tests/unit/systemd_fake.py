@@ -15,9 +15,9 @@ class FakeSystemd:
         self.calls = []
         self.fail = {}  # verb -> (rc, stderr)
 
-    def add(self, unit, active=True, cgroup=None, started=None, *, slice_name=None, names=()):
+    def add(self, unit, active=True, cgroup=None, started=None, *, slice_name=None, names=(), file_state='enabled'):
         self.units[unit] = {
-            'Id': unit, 'Names': ' '.join((unit,) + tuple(names)), 'LoadState': 'loaded',
+            'Id': unit, 'Names': ' '.join((unit,) + tuple(names)), 'LoadState': 'loaded', 'UnitFileState': file_state,
             'ActiveState': 'active' if active else 'inactive',
             'ControlGroup': (cgroup if cgroup is not None else '%s/system.slice/%s' % (self.root, unit)) if active
             else '',
@@ -37,8 +37,8 @@ class FakeSystemd:
                 matches = [u for u in self.units if name in self.units[u]['Names'].split()] or [None]
             for unit in matches:
                 data = self.units.get(unit) or {'Id': name, 'Names': name, 'LoadState': 'not-found',
-                                                'ActiveState': 'inactive', 'ControlGroup': '', 'Slice': '',
-                                                'ActiveEnterTimestampMonotonic': '0'}
+                                                'UnitFileState': '', 'ActiveState': 'inactive', 'ControlGroup': '',
+                                                'Slice': '', 'ActiveEnterTimestampMonotonic': '0'}
                 blocks.append('\n'.join('%s=%s' % (p, data.get(p, '')) for p in properties))
         return '\n\n'.join(blocks) + '\n'
 
@@ -57,6 +57,15 @@ class FakeSystemd:
                 self.units[unit]['ActiveEnterTimestampMonotonic'] = str(int(time.monotonic() * 1e6))
                 self.units[unit]['restarted'] = True
             return 0, '', ''
+        effects = {'enable': ('UnitFileState', 'enabled'), 'disable': ('UnitFileState', 'disabled'),
+                   'start': ('ActiveState', 'active'), 'restart': ('ActiveState', 'active'),
+                   'stop': ('ActiveState', 'inactive')}
+        if verb in effects and '--' in args:
+            key, value = effects[verb]
+            for unit in args[args.index('--') + 1:]:
+                if unit not in self.units:
+                    return 5, '', 'Unit %s not found.' % unit
+                self.units[unit][key] = value
         return 0, '', ''
 
     def verbs(self):

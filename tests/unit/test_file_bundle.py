@@ -7,6 +7,7 @@ import os
 import pytest
 
 from .conftest import ModuleFail
+from .systemd_fake import install
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='files owned by root with chosen modes need root')
 
@@ -110,3 +111,82 @@ def test_refuses_to_replace_what_is_not_a_regular_file(bundle, tmp_path, kind):
 def test_bad_arguments(bundle, spec, error):
     with pytest.raises(ModuleFail, match=error):
         bundle([spec])
+
+
+# services: the units that the files feed, kept enabled and running in the same call.
+
+@pytest.fixture
+def systemd(monkeypatch):
+    return install(monkeypatch)
+
+
+def bundle_with(run_module, files, services, check=False, **extra):
+    return run_module('file_bundle', dict(files=files, services=services, **extra), check=check)
+
+
+def test_units_are_enabled_and_started_after_a_daemon_reload_then_left_alone(run_module, systemd, tmp_path):
+    systemd.add('demo.timer', active=False, file_state='disabled')
+    systemd.add('exporter.service', active=False, file_state='disabled')
+    unit = str(tmp_path / 'etc/systemd/system/demo.timer')
+    files = [dict(path=str(tmp_path / 'config.json'), content='{}\n')]
+    services = [dict(name='demo.timer', enabled=True, state='started', restart_on=[unit]),
+                dict(name='exporter.service', enabled=True, state='started')]
+    result = bundle_with(run_module, files, services)
+    assert result['changed'] is True
+    assert result['service_actions'] == ['enable demo.timer', 'start demo.timer', 'enable exporter.service',
+                                         'start exporter.service']
+    # nothing under /etc/systemd/ changed (tmp_path is elsewhere): no reload
+    assert result['daemon_reloaded'] is False and 'daemon-reload' not in systemd.verbs()
+    systemd.calls.clear()
+    again = bundle_with(run_module, files, services)
+    assert again['changed'] is False and again['service_actions'] == []
+    assert systemd.verbs() == ['show'], 'a no-op reads every unit with one systemctl show and does nothing else'
+
+
+def test_a_changed_input_restarts_its_unit_and_reloads_systemd(run_module, systemd, tmp_path):
+    systemd.add('exporter.service', active=True)
+    dropin = str(tmp_path / 'etc/systemd/system/exporter.service.d/textfile.conf')
+    services = [dict(name='exporter.service', enabled=True, state='started', restart_on=[dropin])]
+    result = bundle_with(run_module, [dict(path=dropin, content='[Service]\n')], services,
+                         unit_dirs=[str(tmp_path / 'etc/systemd')])
+    assert result['daemon_reloaded'] is True
+    assert result['service_actions'] == ['restart exporter.service']
+    assert systemd.verbs() == ['daemon-reload', 'show', 'restart']
+
+
+def test_stopped_and_disabled_and_missing_units_ignored(run_module, systemd, tmp_path):
+    systemd.add('old.timer', active=True, file_state='enabled')
+    services = [dict(name='old.timer', enabled=False, state='stopped'),
+                dict(name='gone.timer', enabled=False, state='stopped', missing='ignore')]
+    result = bundle_with(run_module, [dict(path=str(tmp_path / 'f'), content='x\n')], services)
+    assert result['service_actions'] == ['disable old.timer', 'stop old.timer']
+    assert systemd.units['old.timer']['ActiveState'] == 'inactive'
+
+
+def test_a_missing_unit_fails_naming_it_but_not_in_check_mode(run_module, systemd, tmp_path):
+    files = [dict(path=str(tmp_path / 'f'), content='x\n')]
+    services = [dict(name='prometheus-node-exporter.service', enabled=True, state='started')]
+    checked = bundle_with(run_module, files, services, check=True)
+    assert checked['service_actions'] == ['enable prometheus-node-exporter.service',
+                                          'start prometheus-node-exporter.service']
+    assert not (tmp_path / 'f').exists()
+    assert 'start' not in systemd.verbs() and 'enable' not in systemd.verbs()
+    with pytest.raises(ModuleFail) as failure:
+        bundle_with(run_module, files, services)
+    assert 'prometheus-node-exporter.service is not installed' in failure.value.result['msg']
+
+
+def test_check_mode_reports_unit_actions_without_running_them(run_module, systemd, tmp_path):
+    systemd.add('demo.timer', active=False, file_state='disabled')
+    result = bundle_with(run_module, [dict(path=str(tmp_path / 'f'), content='x\n')],
+                         [dict(name='demo.timer', enabled=True, state='started')], check=True)
+    assert result['changed'] is True and result['service_actions'] == ['enable demo.timer', 'start demo.timer']
+    assert systemd.verbs() == ['show']
+
+
+@pytest.mark.parametrize('name', ['ssh', '../x.service', 'a/b.timer'])
+def test_a_unit_name_without_suffix_is_refused(run_module, systemd, tmp_path, name):
+    with pytest.raises(ModuleFail) as failure:
+        bundle_with(run_module, [dict(path=str(tmp_path / 'f'), content='x\n')], [dict(name=name, state='started')])
+    assert 'services:' in failure.value.result['msg'] and 'unit name' in failure.value.result['msg']
+    assert not (tmp_path / 'f').exists()

@@ -208,3 +208,10 @@ def test_a_file_in_place_of_the_cache_is_reported(env):
     env.build.write_text('not a directory')
     with pytest.raises(ModuleFail, match='is not a directory'):
         env.run()
+
+
+@pytest.mark.skipif(not os.path.exists('/usr/bin/dpkg-query'), reason='needs a Debian host with dpkg')
+def test_packages_are_looked_up_in_the_same_call(env):
+    result = env.run(packages=['dpkg', 'go-buildhost-no-such-package'])
+    assert result['missing_packages'] == ['go-buildhost-no-such-package']
+    assert env.run(packages=[])['missing_packages'] == []
