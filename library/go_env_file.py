@@ -71,6 +71,27 @@ options:
         type: str
         choices: [present, absent]
         default: present
+  runtime:
+    description:
+      - A second set of variables for other files, managed in the same call (one round trip instead of two):
+        the Go runtime settings (GOGC, GOMEMLIMIT, ...) that only work in the process environment.
+      - Its I(env) and I(files) work like the top-level ones; its section of I(fact_path) is I(fact_key).
+      - Its changed files are listed in the top-level C(changed_files) too.
+    type: dict
+    suboptions:
+      env:
+        description: Variables to set in I(files); a C(null) value removes the key.
+        type: dict
+        required: true
+      files:
+        description: Files in the formats of the top-level I(files).
+        type: list
+        elements: dict
+        default: []
+      fact_key:
+        description: Top-level key of I(fact_path) for this section.
+        type: str
+        default: runtime
   allow_insecure:
     description: Accept GOSUMDB=off, GOINSECURE, C(-insecure) in GOFLAGS and patterns matching every module.
     type: bool
@@ -175,6 +196,11 @@ actions:
   returned: always
   type: list
   elements: str
+runtime:
+  description: With I(runtime), its variables with a value (C(env)), its files holding them (C(files)) and the
+    ones it changed (C(changed_files)).
+  returned: when runtime is given
+  type: dict
 '''
 
 import contextlib
@@ -264,11 +290,11 @@ def env_targets(module, result):
     return list(dict.fromkeys(targets))
 
 
-def plan_files(module, env, result):
-    """Changes for every managed file."""
+def plan_files(module, env, result, files, targets):
+    """Changes for every managed file: the Go env files in targets, then files."""
     changes = []
     values = dict((k, v) for k, v in env.items() if v is not None)
-    for target in env_targets(module, result):
+    for target in targets:
         before = read_text(target)
         if before is None and not os.path.isdir(os.path.dirname(target)):
             module.fail_json(msg='The directory of %s does not exist; nothing was written.' % target)
@@ -279,7 +305,7 @@ def plan_files(module, env, result):
         changes.append(Change(target, before, after, mode, owner))
         if values:
             result['files'].append(target)
-    for entry in module.params['files']:
+    for entry in files:
         target = entry['path']
         if not os.path.isabs(target):
             module.fail_json(msg='files: %s is not an absolute path; nothing was written.' % target)
@@ -429,7 +455,7 @@ def user_overrides(module, env, result):
 
 # ---- main ---------------------------------------------------------------
 
-def fact_change(module, section):
+def fact_change(module, sections):
     path = module.params['fact_path']
     if not path:
         return None
@@ -440,7 +466,7 @@ def fact_change(module, section):
             data = {}
     except ValueError:
         data = {}
-    data[module.params['fact_key']] = section
+    data.update(sections)
     after = json.dumps(data, indent=2, sort_keys=True) + '\n'
     return Change(path, before, after, 0o644, None)
 
@@ -456,6 +482,15 @@ def main():
                 format=dict(type='str', choices=['env', 'profile', 'systemd'], default='env'),
                 state=dict(type='str', choices=['present', 'absent'], default='present'),
             )),
+            runtime=dict(type='dict', options=dict(
+                env=dict(type='dict', required=True),
+                files=dict(type='list', elements='dict', default=[], options=dict(
+                    path=dict(type='path', required=True),
+                    format=dict(type='str', choices=['env', 'profile', 'systemd'], default='env'),
+                    state=dict(type='str', choices=['present', 'absent'], default='present'),
+                )),
+                fact_key=dict(type='str', default='runtime'),
+            )),
             allow_insecure=dict(type='bool', default=False),
             user_env=dict(type='str', choices=['ignore', 'report', 'remove'], default='ignore'),
             home_dirs=dict(type='list', elements='path'),
@@ -465,22 +500,34 @@ def main():
         ),
         supports_check_mode=True,
     )
+    env = normalized(module, module.params['env'])
+    runtime = module.params['runtime']
+    runtime_env = normalized(module, runtime['env']) if runtime else None
+
+    with host_lock(module, 'go_env_file %s' % ' '.join(sorted(env))):
+        run(module, env, runtime_env)
+
+
+def normalized(module, given):
+    """{KEY: str or None}, booleans as on/off, validated before anything is read or written."""
     env = {}
-    for key, value in module.params['env'].items():
+    for key, value in given.items():
         env[key] = None if value is None else (('on' if value else 'off') if isinstance(value, bool) else str(value))
     try:
         validate_env(env, module.params['allow_insecure'])
     except GoEnvError as exc:
         module.fail_json(msg='%s Nothing was written.' % exc)
-
-    with host_lock(module, 'go_env_file %s' % ' '.join(sorted(env))):
-        run(module, env)
+    return env
 
 
-def run(module, env):
+def run(module, env, runtime_env):
     result = dict(changed=False, env=dict((k, v) for k, v in sorted(env.items()) if v is not None), files=[],
                   changed_files=[], unsupported_toolchains=[], user_overrides=[], actions=[], diff=[])
-    changes = plan_files(module, env, result)
+    changes = plan_files(module, env, result, module.params['files'], env_targets(module, result))
+    runtime_changes, runtime_result = [], None
+    if runtime_env is not None:
+        runtime_result = dict(env=dict((k, v) for k, v in sorted(runtime_env.items()) if v is not None), files=[])
+        runtime_changes = plan_files(module, runtime_env, runtime_result, module.params['runtime']['files'], [])
     remaining = []
     if module.params['user_env'] != 'ignore':
         remaining = user_overrides(module, env, result)
@@ -489,7 +536,13 @@ def run(module, env):
         section['unsupported_toolchains'] = result['unsupported_toolchains']
     if module.params['user_env'] != 'ignore':
         section['user_overrides'] = remaining
-    fact = fact_change(module, section)
+    sections = {module.params['fact_key']: section}
+    if runtime_result is not None:
+        sections[module.params['runtime']['fact_key']] = dict(env=runtime_result['env'], files=runtime_result['files'])
+        runtime_result['changed_files'] = [c.path for c in runtime_changes if c.changed]
+        result['runtime'] = runtime_result
+        changes.extend(runtime_changes)
+    fact = fact_change(module, sections)
     if fact is not None:
         changes.append(fact)
 

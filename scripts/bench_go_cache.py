@@ -275,7 +275,7 @@ def write_docs(result):
                   '| the same, go_env given the paths by the inventory / facts-only play | %.2f |'
                   % result['noop_wired_over_facts_only'],
                   '', '`playbook_go_cache_noop` uses the role defaults, so go_cache runs go_env itself (its '
-                  'validation and two module calls); in `playbook_go_cache_noop_wired` the inventory gives go_env '
+                  'validation and its module call); in `playbook_go_cache_noop_wired` the inventory gives go_env '
                   'the cache paths, as the inventories of `site.yml` do, and go_cache skips that pass. '
                   '`playbook_go_cache_converge` is the first run on the fresh container (apt included).']
     lines += ['', 'Every `module_*` and `posix_acl_noop` figure includes the fixed cost of starting `ansible` '

@@ -200,6 +200,39 @@ def test_fact_keeps_the_other_sections(tmp_path, lib, run_module):
     assert data['runtime'] == {'env': {'GOGC': '200'}} and 'command' in data
 
 
+def test_command_and_runtime_sections_in_one_call(tmp_path, lib, run_module):
+    etc = tmp_path / 'etc'
+    (etc / 'profile.d').mkdir(parents=True)
+    runtime = dict(env={'GOGC': '200', 'GOMEMLIMIT': None},
+                   files=[{'path': str(etc / 'profile.d/go.sh'), 'format': 'profile'},
+                          {'path': str(etc / 'systemd/system.conf.d/go.conf'), 'format': 'systemd'}])
+    result = run_module('go_env_file', args(tmp_path, runtime=runtime))
+    assert sorted(result['changed_files']) == sorted(
+        [str(lib / '1.26.6/go.env'), str(lib / '1.27.3/go.env'), str(etc / 'profile.d/go.sh'),
+         str(etc / 'systemd/system.conf.d/go.conf'), str(tmp_path / 'go_env.fact')])
+    assert result['runtime'] == {'env': {'GOGC': '200'}, 'files': [str(etc / 'profile.d/go.sh'),
+                                                                   str(etc / 'systemd/system.conf.d/go.conf')],
+                                 'changed_files': [str(etc / 'profile.d/go.sh'),
+                                                   str(etc / 'systemd/system.conf.d/go.conf')]}
+    assert 'GOGC' not in (lib / '1.27.3/go.env').read_text()
+    assert 'GOTOOLCHAIN=local' in (lib / '1.27.3/go.env').read_text()
+    assert 'DefaultEnvironment="GOGC=200"' in (etc / 'systemd/system.conf.d/go.conf').read_text()
+    fact = json.loads((tmp_path / 'go_env.fact').read_text())
+    assert fact['runtime'] == {'env': {'GOGC': '200'}, 'files': result['runtime']['files']}
+    assert fact['command']['env']['GOTOOLCHAIN'] == 'local'
+    again = run_module('go_env_file', args(tmp_path, runtime=runtime))
+    assert again['changed'] is False and again['runtime']['changed_files'] == []
+
+
+def test_a_bad_runtime_value_fails_before_anything_is_written(tmp_path, lib, run_module):
+    runtime = dict(env={'GOMEMLIMIT': '3GB'}, files=[{'path': str(tmp_path / 'environment')}])
+    with pytest.raises(ModuleFail) as failure:
+        run_module('go_env_file', args(tmp_path, runtime=runtime))
+    assert 'GOMEMLIMIT' in failure.value.result['msg'] and 'Nothing was written.' in failure.value.result['msg']
+    assert (lib / '1.27.3/go.env').read_text() == STOCK
+    assert not (tmp_path / 'environment').exists()
+
+
 # ---- per-user go env -w files ----
 
 @pytest.fixture
