@@ -7,13 +7,14 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 GO_VERSIONS ?= 1.26.6 1.27.3
 
-.PHONY: help venv docker images mirror promtool fixtures lint unit test test-fast test-vm molecule demo bench clean
+.PHONY: help venv docker images mirror promtool vm-image fixtures lint unit test test-fast test-vm molecule demo bench clean
 
 help:
 	@echo "make test       everything: venv, Docker, images, fixtures, lint, unit and Molecule tests"
 	@echo "make test-fast  lint and unit tests only (seconds)"
 	@echo "make demo       converge a local Debian 12 container with site.yml"
 	@echo "make bench      measure facts-only, no-op and fresh converge; writes docs/benchmarks.md"
+	@echo "                (MITOGEN=1 installs mitogen and measures it too; GANTSIGN_ROLE=path compares)"
 
 $(VENV)/.done: requirements.txt
 	python3 -m venv $(VENV)
@@ -34,7 +35,10 @@ mirror:
 promtool:
 	scripts/ensure-promtool.sh
 
-fixtures: images mirror promtool
+vm-image:
+	scripts/build-vm-image.sh
+
+fixtures: images mirror promtool vm-image
 
 lint: venv
 	$(BIN)/yamllint --strict .
@@ -47,15 +51,16 @@ unit: venv
 test-fast: lint unit
 
 test-vm: venv fixtures
-	GO_BUILDHOST_VM=1 $(BIN)/pytest tests/test_molecule.py -k vm
+	$(BIN)/pytest tests/test_molecule.py -k vm
 
 test: venv fixtures lint
 	$(BIN)/pytest tests
 
-demo: venv fixtures
+demo: venv images mirror
 	scripts/demo.sh
 
-bench: venv fixtures
+bench: venv images mirror promtool
+	$(if $(MITOGEN),$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-mitogen.txt,)
 	$(PY) scripts/bench.py $(if $(GANTSIGN_ROLE),--gantsign $(GANTSIGN_ROLE),)
 	$(PY) scripts/bench_sysctl.py
 	$(PY) scripts/bench_go_cache.py

@@ -3,7 +3,7 @@
 #
 # Build the Debian 12 VM image of the Molecule `vm` scenario into .cache/vm/:
 # a debootstrapped root with the cloud kernel, systemd-networkd (DHCP on en*),
-# openssh-server, python3, sudo, dbus and GRUB's tools; a user `ansible` with passwordless
+# openssh-server, python3, sudo, dbus, acl (getfacl for the tests) and GRUB's tools; a user `ansible` with passwordless
 # sudo and the test key .cache/vm/id_ed25519; written with `mkfs.ext4 -d` into
 # a sparse raw image. The kernel and initrd are copied out for QEMU's -kernel
 # and -initrd. Skips the build when the image exists, unless --force.
@@ -13,7 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 OUT=${VM_CACHE:-$ROOT/.cache/vm}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SIZE=${VM_IMAGE_SIZE:-4G}
-PACKAGES=linux-image-cloud-amd64,initramfs-tools,systemd,systemd-sysv,dbus,openssh-server,python3,sudo,ca-certificates,procps,iproute2,e2fsprogs,grub2-common,grub-pc-bin
+PACKAGES=linux-image-cloud-amd64,initramfs-tools,systemd,systemd-sysv,dbus,openssh-server,python3,sudo,ca-certificates,procps,iproute2,e2fsprogs,grub2-common,grub-pc-bin,acl
 FORCE=0
 [[ ${1:-} == --force ]] && FORCE=1
 

@@ -2,6 +2,9 @@
 
 The tests run in file order: live checks, reboot, the same checks again,
 a second converge that must change nothing, then the sysctl revert path.
+Every test takes testinfra's `host` fixture: pytest groups the tests of a
+parametrized module-scoped fixture together, so a test without it would run
+after all of them (after the revert), not where it stands in this file.
 """
 
 import json
@@ -105,12 +108,14 @@ def test_state_survives_a_reboot(host, reboot):
     check_live_state(host)
 
 
-def test_second_converge_changes_nothing(playbook):
+def test_second_converge_changes_nothing(host, playbook):
     rc, stats, data = playbook('molecule/vm/converge.yml', limit='go_buildhosts')
     changed = [t['task']['name'] for p in data['plays'] for t in p['tasks']
                for r in t['hosts'].values() if r.get('changed')]
     assert rc == 0
     assert stats['changed'] == 0, changed
+    # the revert test comes next: it must find the tuned values in place, not already reverted
+    assert proc_sys(host, 'vm.swappiness') == ['10']
 
 
 def test_sysctl_revert_restores_the_earlier_values(host, playbook):
