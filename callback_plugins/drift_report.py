@@ -90,7 +90,7 @@ class CallbackModule(CallbackBase):
         if drifted:
             entry = {'task': task.get_name().split(' : ', 1)[-1]}
             res = result._result
-            for key in ('actions', 'changes', 'pending', 'problems'):
+            for key in ('actions', 'changes', 'pending', 'problems', 'changed_paths', 'service_actions'):
                 if key in res:
                     entry[key] = res[key]
             items.append(entry)

@@ -42,6 +42,7 @@ def test_hand_made_change_is_named(converged, tmp_path, monkeypatch):
     converged.sh("sed -i 's/^vm.swappiness = 10$/vm.swappiness = 30/' /etc/sysctl.d/60-go-buildhost.conf")
     drop_default_acl = "import os; os.removexattr('/var/cache/go/build', 'system.posix_acl_default')"
     converged.sh('python3 -c "%s"' % drop_default_acl)
+    converged.sh('echo >> /etc/go-cache/health.json')
     try:
         result, report, junit = audit(converged, tmp_path, monkeypatch,
                                       go_buildhost_audit_textfile_dir='/var/lib/node_exporter')
@@ -54,6 +55,8 @@ def test_hand_made_change_is_named(converged, tmp_path, monkeypatch):
         cache_tasks = [t['task'] for t in report['hosts'][converged.name]['go_cache']['tasks']]
         assert any('cache' in t.lower() and ('permission' in t.lower() or 'acl' in t.lower() or 'shared' in t.lower())
                    for t in cache_tasks), cache_tasks
+        named = [t.get('changed_paths') for t in report['hosts'][converged.name]['go_cache']['tasks']]
+        assert ['/etc/go-cache/health.json'] in named, named
         drift = report['hosts'][converged.name]['go_toolchain']
         assert any('link /usr/local/bin/gofmt' in a for a in drift['tasks'][0]['actions'])
         failure = junit.find("testsuite/testcase[@name='go_toolchain']/failure")
