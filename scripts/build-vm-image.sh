@@ -30,8 +30,9 @@ done
 if [[ -n ${missing:-} ]]; then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         log "installing:$missing"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap e2fsprogs openssh-client \
-            qemu-system-x86 qemu-utils >/dev/null
+        tools=(debootstrap e2fsprogs openssh-client qemu-system-x86 qemu-utils)
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tools[@]}" >/dev/null ||
+            { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tools[@]}" >/dev/null; }
     else
         echo "missing:$missing; install debootstrap e2fsprogs openssh-client qemu-system-x86 qemu-utils" >&2
         exit 1
