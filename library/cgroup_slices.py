@@ -117,14 +117,6 @@ options:
     description: Where procfs is mounted (MemTotal, the CPU count and mountinfo are read there).
     type: path
     default: /proc
-  lock_timeout:
-    description: Seconds to wait for the host-wide go-buildhost lock (C(go_buildhost_lock_timeout)).
-    type: int
-    default: 300
-  lock_path:
-    description: The host-wide lock file.
-    type: path
-    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -132,6 +124,8 @@ attributes:
   diff_mode:
     support: full
     details: Shows every changed file before and after.
+extends_documentation_fragment:
+  - host_lock
 '''
 
 EXAMPLES = r'''

@@ -20,7 +20,7 @@ description:
     C(lookup('ansible.builtin.template', ...)).
   - A file with I(validate) is checked on its temporary copy before it replaces the old one.
   - Missing parent directories are created (root-owned, I(directory_mode)).
-  - Do not put secrets in I(content): the diff shows it. Write secrets with a separate C(no_log) task.
+  - Do not put secrets in I(content), because the diff shows it. Write secrets with a separate C(no_log) task.
 version_added: "1.0.0"
 author: go-buildhost contributors
 options:
@@ -106,16 +106,6 @@ options:
     type: list
     elements: path
     default: [/etc/systemd, /run/systemd]
-  lock_timeout:
-    description:
-      - Seconds to wait for the host-wide go-buildhost lock held by an overlapping run
-        (C(go_buildhost_lock_timeout)); the module fails naming the holder after that.
-    type: int
-    default: 300
-  lock_path:
-    description: The lock file, under /run so that it never outlives a boot.
-    type: path
-    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -123,6 +113,8 @@ attributes:
   diff_mode:
     support: full
     details: One diff per changed file (content, and owner or mode changes).
+extends_documentation_fragment:
+  - host_lock
 '''
 
 EXAMPLES = r'''

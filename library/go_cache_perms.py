@@ -72,16 +72,6 @@ options:
     type: list
     elements: str
     default: []
-  lock_timeout:
-    description:
-      - Seconds to wait for the host-wide go-buildhost lock held by an overlapping run
-        (C(go_buildhost_lock_timeout)); the module fails naming the holder after that.
-    type: int
-    default: 300
-  lock_path:
-    description: The lock file, under /run so that it never outlives a boot.
-    type: path
-    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -89,6 +79,8 @@ attributes:
   diff_mode:
     support: full
     details: Per cache, the problems found before and after, and the members of the group.
+extends_documentation_fragment:
+  - host_lock
 '''
 
 EXAMPLES = r'''

@@ -73,8 +73,8 @@ options:
         default: present
   runtime:
     description:
-      - A second set of variables for other files, managed in the same call (one round trip instead of two):
-        the Go runtime settings (GOGC, GOMEMLIMIT, ...) that only work in the process environment.
+      - A second set of variables for other files, managed in the same call (one round trip instead of two),
+        such as the Go runtime settings (GOGC, GOMEMLIMIT, ...) that only work in the process environment.
       - Its I(env) and I(files) work like the top-level ones; its section of I(fact_path) is I(fact_key).
       - Its changed files are listed in the top-level C(changed_files) too.
     type: dict
@@ -88,6 +88,21 @@ options:
         type: list
         elements: dict
         default: []
+        suboptions:
+          path:
+            description: Absolute path of the file.
+            type: path
+            required: true
+          format:
+            description: C(env), C(profile) or C(systemd), as for the top-level I(files).
+            type: str
+            choices: [env, profile, systemd]
+            default: env
+          state:
+            description: C(absent) removes the managed keys (C(env)) or the file (C(profile), C(systemd)).
+            type: str
+            choices: [present, absent]
+            default: present
       fact_key:
         description: Top-level key of I(fact_path) for this section.
         type: str
@@ -117,16 +132,6 @@ options:
     description: Top-level key of I(fact_path) this call owns; other keys in the file are kept.
     type: str
     default: go_env
-  lock_timeout:
-    description:
-      - Seconds to wait for the host-wide go-buildhost lock held by an overlapping run
-        (C(go_buildhost_lock_timeout)); the module fails naming the holder after that.
-    type: int
-    default: 300
-  lock_path:
-    description: The lock file, under /run so that it never outlives a boot.
-    type: path
-    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -134,6 +139,8 @@ attributes:
   diff_mode:
     support: full
     details: One diff per changed file, user files included.
+extends_documentation_fragment:
+  - host_lock
 notes:
   - The go command reads C($GOROOT/go.env) in every context (login or not, services, cron, C(env -i)), but never
     exports its values to the programs it runs (C(go run), C(go test) binaries); runtime variables such as

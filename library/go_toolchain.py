@@ -72,16 +72,6 @@ options:
     description: Seconds to wait for the download to start.
     type: int
     default: 60
-  lock_timeout:
-    description:
-      - Seconds to wait for the host-wide go-buildhost lock held by an overlapping run
-        (C(go_buildhost_lock_timeout)); the module fails naming the holder after that.
-    type: int
-    default: 300
-  lock_path:
-    description: The lock file, under /run so that it never outlives a boot.
-    type: path
-    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -89,6 +79,8 @@ attributes:
   diff_mode:
     support: full
     details: Shows the link target, the installed versions and the command links before and after.
+extends_documentation_fragment:
+  - host_lock
 '''
 
 EXAMPLES = r'''

@@ -48,14 +48,6 @@ options:
     description: The running kernel's command line.
     type: path
     default: /proc/cmdline
-  lock_timeout:
-    description: Seconds to wait for the host-wide go-buildhost lock (C(go_buildhost_lock_timeout)).
-    type: int
-    default: 300
-  lock_path:
-    description: The host-wide lock file.
-    type: path
-    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -63,6 +55,8 @@ attributes:
   diff_mode:
     support: full
     details: Shows the defaults file before and after.
+extends_documentation_fragment:
+  - host_lock
 '''
 
 EXAMPLES = r'''

@@ -82,16 +82,6 @@ options:
     type: list
     elements: path
     default: [/etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d]
-  lock_timeout:
-    description:
-      - Seconds to wait for the host-wide go-buildhost lock held by an overlapping run
-        (C(go_buildhost_lock_timeout)); the module fails naming the holder after that.
-    type: int
-    default: 300
-  lock_path:
-    description: The lock file, under /run so that it never outlives a boot.
-    type: path
-    default: /run/go-buildhost.lock
 attributes:
   check_mode:
     support: full
@@ -99,6 +89,8 @@ attributes:
   diff_mode:
     support: full
     details: Shows the drop-in file and the live values before and after.
+extends_documentation_fragment:
+  - host_lock
 notes:
   - Only root may write kernel settings.
 '''

@@ -1,0 +1,110 @@
+"""Every custom module documents exactly the options its argument_spec takes, with the same types.
+
+The documentation is read the way users read it, through ansible-doc (doc fragments merged),
+and the argument_spec is the one main() builds, captured before any argument is parsed.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from ansible.module_utils import basic
+
+from .conftest import ROOT, load_library
+
+MODULES = sorted(p.stem for p in (ROOT / 'library').glob('*.py'))
+
+
+class Captured(Exception):
+    def __init__(self, spec):
+        super().__init__('argument_spec captured')
+        self.spec = spec
+
+
+@pytest.fixture(scope='module')
+def docs():
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'))
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-doc'), '--json', '-t', 'module',
+                           *MODULES], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def argument_spec(monkeypatch, name):
+    def capture(self, argument_spec=None, **kwargs):
+        raise Captured(argument_spec)
+
+    monkeypatch.setattr(basic.AnsibleModule, '__init__', capture)
+    module = load_library(name)
+    with pytest.raises(Captured) as captured:
+        module.main()
+    return captured.value.spec
+
+
+def text_problems(value, where):
+    """Descriptions must be a string or a list of strings (YAML turns "I(x): y" into a mapping)."""
+    if isinstance(value, str):
+        return []
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return []
+    return ['%s is not text: %r' % (where, value)]
+
+
+def description_problems(options, where):
+    problems = []
+    for name, option in options.items():
+        problems.extend(text_problems(option.get('description'), '%s%s.description' % (where, name)))
+        problems.extend(description_problems(option.get('suboptions') or {}, '%s%s.' % (where, name)))
+    return problems
+
+
+def compare(documented, spec, where):
+    """Differences between documented options and an argument_spec, nested suboptions included."""
+    problems = []
+    for option in sorted(set(spec) - set(documented)):
+        problems.append('%s%s is accepted but not documented' % (where, option))
+    for option in sorted(set(documented) - set(spec)):
+        problems.append('%s%s is documented but not accepted' % (where, option))
+    for option in sorted(set(spec) & set(documented)):
+        doc, arg = documented[option], spec[option]
+        if doc.get('type', 'str') != arg.get('type', 'str'):
+            problems.append('%s%s: documented type %s, accepted type %s' % (where, option, doc.get('type', 'str'),
+                                                                              arg.get('type', 'str')))
+        if bool(doc.get('required')) != bool(arg.get('required')):
+            problems.append('%s%s: required differs' % (where, option))
+        if sorted(map(str, doc.get('choices') or [])) != sorted(map(str, arg.get('choices') or [])):
+            problems.append('%s%s: documented choices %s, accepted %s' % (where, option, doc.get('choices'),
+                                                                           arg.get('choices')))
+        if str(doc.get('default')) != str(arg.get('default')):
+            problems.append('%s%s: documented default %r, actual %r' % (where, option, doc.get('default'),
+                                                                         arg.get('default')))
+        if arg.get('options') or doc.get('suboptions'):
+            problems.extend(compare(doc.get('suboptions') or {}, arg.get('options') or {}, '%s%s.' % (where, option)))
+    return problems
+
+
+@pytest.mark.parametrize('name', MODULES)
+def test_documentation_matches_the_argument_spec(name, docs, monkeypatch):
+    assert name in docs, 'ansible-doc does not know %s' % name
+    documentation = docs[name]['doc']
+    for section in ('short_description', 'description', 'options', 'author'):
+        assert documentation.get(section), '%s: DOCUMENTATION has no %s' % (name, section)
+    assert docs[name]['examples'], '%s has no EXAMPLES' % name
+    assert docs[name]['return'], '%s has no RETURN' % name
+    assert text_problems(documentation['description'], 'description') == []
+    assert description_problems(documentation['options'], '') == []
+    assert description_problems(docs[name]['return'], 'RETURN ') == []
+    spec = argument_spec(monkeypatch, name)
+    assert compare(documentation['options'], spec, '') == []
+
+
+def test_ansible_doc_renders_every_module():
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), PAGER='cat', ANSIBLE_NOCOLOR='1')
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-doc'), '-t', 'module', *MODULES],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and 'ERROR' not in proc.stderr, proc.stderr
+    for name in MODULES:
+        assert '> MODULE %s ' % name in proc.stdout, name
+    assert proc.stdout.count('lock_timeout') >= 7, 'the host_lock doc fragment is merged'
