@@ -478,24 +478,25 @@ def fact_change(module, sections):
     return Change(path, before, after, 0o644, None)
 
 
+def files_spec():
+    """The spec of files, the same at the top level and in runtime."""
+    return dict(type='list', elements='dict', default=[], options=dict(
+        path=dict(type='path', required=True),
+        format=dict(type='str', choices=['env', 'profile', 'systemd'], default='env'),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+    ))
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             env=dict(type='dict', required=True),
             path=dict(type='list', elements='str', default=[]),
             install_root=dict(type='path'),
-            files=dict(type='list', elements='dict', default=[], options=dict(
-                path=dict(type='path', required=True),
-                format=dict(type='str', choices=['env', 'profile', 'systemd'], default='env'),
-                state=dict(type='str', choices=['present', 'absent'], default='present'),
-            )),
+            files=files_spec(),
             runtime=dict(type='dict', options=dict(
                 env=dict(type='dict', required=True),
-                files=dict(type='list', elements='dict', default=[], options=dict(
-                    path=dict(type='path', required=True),
-                    format=dict(type='str', choices=['env', 'profile', 'systemd'], default='env'),
-                    state=dict(type='str', choices=['present', 'absent'], default='present'),
-                )),
+                files=files_spec(),
                 fact_key=dict(type='str', default='runtime'),
             )),
             allow_insecure=dict(type='bool', default=False),
