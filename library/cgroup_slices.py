@@ -211,7 +211,7 @@ import time
 from ansible.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.host_lock import hold_host_lock, lock_argument_spec
-from ansible.module_utils.cgroup_fs import detect, mem_total, online_cpus, parse_systemctl_show
+from ansible.module_utils.cgroup_fs import detect, mem_total, online_cpus, parse_systemctl_show, run_systemctl
 from ansible.module_utils.cgroup_spec import (
     go_environment, is_glob, is_template, match_units, render_dropin, render_env_file, render_slice,
     service_unit, slice_cgroup, text, validate)
@@ -239,21 +239,12 @@ class Plan(object):
         header = (params['header'] or '').rstrip('\n')
         self.head = (header + '\n' + MARKER) if header else MARKER
         self.files = {}  # path -> (content, mode)
-        self.systemctl = None
 
     def want(self, path, content, mode=0o644):
         self.files[path] = (content, mode)
 
-    def bin(self):
-        if self.systemctl is None:
-            self.systemctl = self.module.get_bin_path('systemctl', required=True)
-        return self.systemctl
-
     def run(self, args, what):
-        rc, out, err = self.module.run_command([self.bin()] + args, environ_update={'LC_ALL': 'C'})
-        if rc != 0:
-            self.module.fail_json(msg='systemctl %s failed (rc=%d): %s. %s' % (' '.join(args), rc, err.strip(), what))
-        return out
+        return run_systemctl(self.module, args, what)
 
 
 def owned(path):

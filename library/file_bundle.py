@@ -182,7 +182,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
-from ansible.module_utils.cgroup_fs import parse_systemctl_show
+from ansible.module_utils.cgroup_fs import parse_systemctl_show, run_systemctl
 from ansible.module_utils.host_lock import host_lock, lock_argument_spec
 
 # UnitFileState values that need no `systemctl enable` (static units cannot be enabled at all).
@@ -278,21 +278,13 @@ def describe(st, mode_of=None):
     return '%s:%s %04o' % (owner, group, mode_of if mode_of is not None else st.st_mode & 0o7777)
 
 
-def systemctl(module, args, what):
-    rc, out, err = module.run_command([module.get_bin_path('systemctl', required=True)] + args,
-                                      environ_update={'LC_ALL': 'C'})
-    if rc != 0:
-        module.fail_json(msg='systemctl %s failed (rc=%d): %s. %s' % (' '.join(args), rc, (err or out).strip(), what))
-    return out
-
-
 def plan_services(module, changed_paths):
     """What to do to each unit in services, from one systemctl show: a list of (verb, unit)."""
     specs = module.params['services']
     if not specs:
         return []
     names = [spec['name'] for spec in specs]
-    shown = parse_systemctl_show(systemctl(module, ['show', '--property=Id,LoadState,ActiveState,UnitFileState',
+    shown = parse_systemctl_show(run_systemctl(module, ['show', '--property=Id,LoadState,ActiveState,UnitFileState',
                                                     '--'] + names, 'The files are in place.'))
     states = dict((block.get('Id'), block) for block in shown)
     steps = []
@@ -407,12 +399,12 @@ def run(module, directory_mode):
     unit_dirs = tuple(d.rstrip('/') + '/' for d in module.params['unit_dirs'])
     reload_units = bool(module.params['services']) and any(p.startswith(unit_dirs) for p in changed_paths)
     if reload_units and not module.check_mode:
-        systemctl(module, ['daemon-reload'], 'The files are written; run systemctl daemon-reload by hand.')
+        run_systemctl(module, ['daemon-reload'], 'The files are written; run systemctl daemon-reload by hand.')
     steps = plan_services(module, changed_paths)
     actions = ['%s %s' % step for step in steps]
     if not module.check_mode:
         for verb, unit in steps:
-            systemctl(module, [verb, '--', unit], 'The files are in place; see systemctl status %s and journalctl '
+            run_systemctl(module, [verb, '--', unit], 'The files are in place; see systemctl status %s and journalctl '
                                                   '-u %s.' % (unit, unit))
     out = dict(changed=bool(changed_paths) or bool(steps), files=results, changed_paths=changed_paths,
                created=[r['path'] for r in results if r['created']], daemon_reloaded=reload_units,

@@ -244,6 +244,15 @@ def effective_limits(layout, cgroup):
     return effective
 
 
+def run_systemctl(module, args, what):
+    """systemctl ARGS in the C locale; on failure fail_json with the command, its error and `what` (what to do)."""
+    rc, out, err = module.run_command([module.get_bin_path('systemctl', required=True)] + args,
+                                      environ_update={'LC_ALL': 'C'})
+    if rc != 0:
+        module.fail_json(msg='systemctl %s failed (rc=%d): %s. %s' % (' '.join(args), rc, (err or out).strip(), what))
+    return out
+
+
 def parse_systemctl_show(output):
     """`systemctl show -p ... unit...` output: one dict per unit, keyed by Id, in output order."""
     units = {}
