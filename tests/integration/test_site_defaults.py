@@ -1,0 +1,43 @@
+"""site.yml with an inventory that leaves go_env's cache variables alone.
+
+site.yml runs go_env in its own play, then go_cache, which gives go_env the shared caches. With
+go_env_cache, go_env_modcache and go_env_modcache_shared left at their defaults, the go_env play
+follows the caches that go_cache set up on the host (its local fact), so the two never undo each
+other: the second run changes nothing. The tests run in file order on one container.
+"""
+
+import json
+
+from .conftest import MIRROR
+
+VARS = {'go_toolchain_version': '1.27', 'go_toolchain_release_index': str(MIRROR / 'index.json'),
+        'go_toolchain_mirror': 'http://127.0.0.1:8080/'}
+
+
+def go_env(target):
+    """The environment every user's go command sees."""
+    target.sh('id builder >/dev/null 2>&1 || useradd --create-home builder')
+    return json.loads(target.sh("su - builder -c 'go env -json GOCACHE GOMODCACHE GOFLAGS'"))
+
+
+def test_second_run_changes_nothing_and_go_uses_the_shared_caches(target):
+    first = target.play(VARS)
+    assert not first.failed, first.messages()
+    again = target.play(VARS)
+    assert not again.failed, again.messages()
+    assert again.changed == 0, again.messages()
+    # go_cache's own go_env pass is skipped: the go_env play already wrote the same go.env.
+    assert again.result('Decide whether go_env still needs')['ansible_facts'] == {'__go_cache_run_go_env': False}
+    assert go_env(target) == {'GOCACHE': '/var/cache/go/build', 'GOMODCACHE': '/var/cache/go/mod',
+                              'GOFLAGS': '-modcacherw'}
+
+
+def test_turning_the_go_env_wiring_off_takes_effect_in_one_run(target):
+    off = dict(VARS, go_cache_go_env_enabled=False)
+    result = target.play(off)
+    assert not result.failed, result.messages()
+    home = target.sh("su - builder -c 'echo $HOME'")
+    assert go_env(target) == {'GOCACHE': home + '/.cache/go-build', 'GOMODCACHE': home + '/go/pkg/mod',
+                              'GOFLAGS': ''}
+    again = target.play(off)
+    assert again.changed == 0, again.messages()
