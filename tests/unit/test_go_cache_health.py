@@ -222,6 +222,19 @@ def test_trim_removes_the_least_recently_used_entries_down_to_the_low_water_mark
         'the counter survives runs'
 
 
+def test_trim_counts_a_read_by_another_member_as_a_use(env):
+    # Go refreshes an entry's mtime only in files it owns (os.Chtimes); when a member reads an entry
+    # that someone else wrote, only the atime moves (relatime: at most daily). Either is a use.
+    read_lately = entry(env.build, '01', 1, MIB, age_days=9)
+    os.utime(read_lately, (time.time() - 3600, read_lately.stat().st_mtime))
+    unused = [entry(env.build, '%02x' % n, n, MIB, age_days=5) for n in (2, 3)]
+    env.config['caches'][0].update(max_bytes=2 * MIB, low_water_bytes=MIB + MIB // 2)
+    log, _samples = env.run()
+    assert log['caches']['build']['cleanup']['reached_low_water']
+    assert read_lately.exists()
+    assert [p.exists() for p in unused] == [False, False]
+
+
 def test_trim_never_follows_a_symlinked_subdirectory(env, tmp_path):
     outside = tmp_path / 'outside'
     outside.mkdir()

@@ -185,7 +185,9 @@ def measure(cache, policy, collect_candidates=False):
             if collect_candidates and entry.depth >= 2:
                 key = entry.rel.split('/', 2)
                 if entry.depth == 2 and GOCACHE_ENTRY.match(entry.rel) and (entry.is_file or entry.is_dir):
-                    report.candidates[(key[0], key[1])] = [st.st_mtime, used, entry.is_dir]
+                    # Last use: Go moves the mtime only of entries it owns; a read by another
+                    # member moves the atime (daily under relatime; never with noatime).
+                    report.candidates[(key[0], key[1])] = [max(st.st_mtime, st.st_atime), used, entry.is_dir]
                 elif entry.depth > 2 and (key[0], key[1]) in report.candidates:
                     report.candidates[(key[0], key[1])][1] += used
             if not (entry.is_dir or entry.is_file) or policy is None:
