@@ -274,9 +274,10 @@ def write_docs(result):
                   '| playbooks/go_cache.yml no-op / facts-only play | %.2f |' % result['noop_over_facts_only'],
                   '| the same, go_env given the paths by the inventory / facts-only play | %.2f |'
                   % result['noop_wired_over_facts_only'],
-                  '', '`playbook_go_cache_noop` uses the role defaults, so go_cache runs go_env itself (its '
-                  'validation and its module call); in `playbook_go_cache_noop_wired` the inventory gives go_env '
-                  'the cache paths, as the inventories of `site.yml` do, and go_cache skips that pass. '
+                  '', '`playbook_go_cache_noop` uses the role defaults: from the second run on, go_env\'s empty '
+                  'cache variables follow the caches in go_cache\'s local fact, so go_cache skips its own go_env '
+                  'pass; in `playbook_go_cache_noop_wired` the inventory gives go_env the cache paths. Both no-ops '
+                  'are one go_cache_perms and one file_bundle call. '
                   '`playbook_go_cache_converge` is the first run on the fresh container (apt included).']
     lines += ['', 'Every `module_*` and `posix_acl_noop` figure includes the fixed cost of starting `ansible` '
               '(`ansible_ping`). `module_noop` is the whole repair of an already right tree in one module call; '
