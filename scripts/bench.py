@@ -27,15 +27,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.integration.conftest import MIRROR, SYSTEMD_FLAGS, Fleet  # noqa: E402
+from tests.integration.conftest import MIRROR, BenchHost, Fleet  # noqa: E402
 
 VENV_BIN = ROOT / '.venv' / 'bin'
-IMAGE = 'go-buildhost/debian:12'
 MARK_BEGIN = '<!-- bench:begin -->'
 MARK_END = '<!-- bench:end -->'
 
@@ -44,27 +42,11 @@ def sh(*args, **kwargs):
     return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs).stdout
 
 
-class Host:
-    def __init__(self, workdir):
-        self.name = 'gbh-bench-%s' % uuid.uuid4().hex[:6]
-        sh('docker', 'run', '-d', '--name', self.name, '--hostname', self.name, *SYSTEMD_FLAGS, IMAGE, '/sbin/init')
-        deadline = time.time() + 60
-        while subprocess.run(['docker', 'exec', self.name, 'systemctl', 'is-system-running'],
-                             capture_output=True, text=True, check=False).stdout.strip() not in ('running', 'degraded'):
-            if time.time() > deadline:
-                raise SystemExit('systemd did not start in %s' % self.name)
-            time.sleep(0.3)
-        sh('docker', 'exec', self.name, 'mkdir', '-p', '/srv/go-mirror')
-        for path in MIRROR.iterdir():
-            sh('docker', 'cp', str(path), '%s:/srv/go-mirror/' % self.name)
-        sh('docker', 'exec', self.name, 'systemd-run', '--unit=go-mirror', 'python3', '-m', 'http.server',
-           '--bind', '127.0.0.1', '--directory', '/srv/go-mirror', '8080')
-        self.inventory = Path(workdir) / ('%s.yml' % self.name)
-        self.inventory.write_text(json.dumps({'all': {'children': {'go_buildhosts': {'hosts': {
-            self.name: {'ansible_connection': 'community.docker.docker'}}}}}}))
+class Host(BenchHost):
+    """A fresh Debian 12 container serving the Go mirror fixture on its loopback."""
 
-    def remove(self):
-        subprocess.run(['docker', 'rm', '-f', self.name], capture_output=True, check=False)
+    def __init__(self, workdir):
+        super().__init__(workdir, with_mirror=True)
 
 
 def mitogen_strategy_path():

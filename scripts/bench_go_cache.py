@@ -47,19 +47,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.integration.conftest import BenchHost  # noqa: E402
+
 VENV_BIN = ROOT / '.venv' / 'bin'
 MARK_BEGIN = '<!-- bench-go-cache:begin -->'
 MARK_END = '<!-- bench-go-cache:end -->'
 PROGRAM = ROOT / 'roles/go_cache/files/go_cache_health.py'
-IMAGE = 'go-buildhost/debian:12'
 # The modules run under the distribution's Python, as on a managed host.
 PYTHON = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.executable
-SYSTEMD_FLAGS = ['--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined', '--tmpfs', '/run',
-                 '--tmpfs', '/run/lock', '-v', '/sys/fs/cgroup:/sys/fs/cgroup:rw', '--cgroupns', 'host']
 
 
 def ansible_env():
@@ -219,15 +218,9 @@ def measure(args, workdir):
 
 def measure_playbook(runs, workdir):
     """Median no-op run of playbooks/go_cache.yml and of a facts-only play on one fresh container."""
-    name = 'gbh-gocache-bench-%s' % uuid.uuid4().hex[:6]
-    subprocess.run(['docker', 'run', '-d', '--name', name, '--hostname', name, *SYSTEMD_FLAGS, IMAGE, '/sbin/init'],
-                   check=True, capture_output=True)
+    host = BenchHost(workdir, prefix='gbh-gocache-bench')
+    inventory = host.inventory
     try:
-        subprocess.run(['docker', 'exec', name, 'systemctl', 'is-system-running', '--wait'], capture_output=True,
-                       check=False, timeout=120)
-        inventory = Path(workdir) / 'hosts.json'
-        inventory.write_text(json.dumps({'all': {'children': {'go_buildhosts': {'hosts': {
-            name: {'ansible_connection': 'community.docker.docker'}}}}}}))
         facts = Path(workdir) / 'facts.yml'
         facts.write_text('- name: Facts only\n  hosts: all\n  gather_facts: true\n  tasks: []\n')
         env = dict(ansible_env(), ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'))
@@ -248,7 +241,7 @@ def measure_playbook(runs, workdir):
                     raise SystemExit('the no-op run changed something:\n' + proc.stdout[-3000:])
                 cases[case].append(elapsed)
     finally:
-        subprocess.run(['docker', 'rm', '-f', name], capture_output=True, check=False)
+        host.remove()
     out = {case: median_case(values) for case, values in cases.items()}
     out['playbook_go_cache_converge'] = median_case([converge_s])
     return out

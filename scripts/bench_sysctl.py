@@ -31,15 +31,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.integration.conftest import SYSTEMD_FLAGS  # noqa: E402
+from tests.integration.conftest import BenchHost  # noqa: E402
 
 VENV_BIN = ROOT / '.venv' / 'bin'
-IMAGE = 'go-buildhost/debian:12'
 MARK_BEGIN = '<!-- bench-sysctl:begin -->'
 MARK_END = '<!-- bench-sysctl:end -->'
 SECTION = '''## sysctl_tuning
@@ -93,24 +91,11 @@ def sh(*args):
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout
 
 
-class Host:
+class Host(BenchHost):
     """A systemd container of its own, removed at the end."""
 
     def __init__(self, workdir):
-        self.name = 'gbh-bench-sysctl-%s' % uuid.uuid4().hex[:6]
-        sh('docker', 'run', '-d', '--name', self.name, '--hostname', self.name, *SYSTEMD_FLAGS, IMAGE, '/sbin/init')
-        deadline = time.time() + 60
-        while subprocess.run(['docker', 'exec', self.name, 'systemctl', 'is-system-running'],
-                             capture_output=True, text=True, check=False).stdout.strip() not in ('running', 'degraded'):
-            if time.time() > deadline:
-                raise SystemExit('systemd did not start in %s' % self.name)
-            time.sleep(0.3)
-        self.inventory = Path(workdir) / ('%s.json' % self.name)
-        self.inventory.write_text(json.dumps({'all': {'children': {'go_buildhosts': {'hosts': {
-            self.name: {'ansible_connection': 'community.docker.docker'}}}}}}))
-
-    def remove(self):
-        subprocess.run(['docker', 'rm', '-f', self.name], capture_output=True, check=False)
+        super().__init__(workdir, prefix='gbh-bench-sysctl')
 
 
 def run_play(host, playbook, extra_vars, json_output=False):

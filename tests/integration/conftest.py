@@ -30,6 +30,42 @@ def docker(*args, check=True, timeout=120):
     return subprocess.run(['docker', *args], capture_output=True, text=True, check=check, timeout=timeout)
 
 
+def start_systemd_container(name, image='go-buildhost/debian:12', *extra_args, with_mirror=False):
+    """Start a systemd container and wait for systemd; with_mirror also serves the Go mirror fixture
+    on its loopback (http://127.0.0.1:8080/). The tests and the benchmarks (scripts/bench*.py) use it."""
+    docker('run', '-d', '--name', name, '--hostname', name, *SYSTEMD_FLAGS, *extra_args, image, '/sbin/init')
+    deadline = time.time() + 60
+    while docker('exec', name, 'systemctl', 'is-system-running', check=False).stdout.strip() not in (
+            'running', 'degraded'):
+        if time.time() > deadline:
+            raise AssertionError('systemd did not start in %s' % name)
+        time.sleep(0.3)
+    if with_mirror:
+        docker('exec', name, 'mkdir', '-p', '/srv/go-mirror')
+        for path in MIRROR.iterdir():
+            docker('cp', str(path), '%s:/srv/go-mirror/%s' % (name, path.name))
+        docker('exec', name, 'systemd-run', '--unit=go-mirror', 'python3', '-m', 'http.server', '--bind',
+               '127.0.0.1', '--directory', '/srv/go-mirror', '8080')
+
+
+class BenchHost:
+    """A systemd container of the benchmarks (scripts/bench*.py) and its inventory file; remove() at the end."""
+
+    def __init__(self, workdir, prefix='gbh-bench', with_mirror=False):
+        self.name = '%s-%s' % (prefix, uuid.uuid4().hex[:6])
+        try:
+            start_systemd_container(self.name, with_mirror=with_mirror)
+        except BaseException:
+            self.remove()
+            raise
+        self.inventory = Path(workdir) / ('%s.json' % self.name)
+        self.inventory.write_text(json.dumps({'all': {'children': {'go_buildhosts': {'hosts': {
+            self.name: {'ansible_connection': 'community.docker.docker'}}}}}}))
+
+    def remove(self):
+        docker('rm', '-f', self.name, check=False)
+
+
 class Target:
     """A systemd container plus helpers to run site.yml and commands against it."""
 
@@ -169,19 +205,8 @@ def target(tmp_path_factory):
     if not (MIRROR / 'index.json').exists():
         pytest.fail('no Go mirror fixture: run `make mirror`')
     name = 'gbh-it-%s' % uuid.uuid4().hex[:8]
-    docker('run', '-d', '--name', name, '--hostname', name, *SYSTEMD_FLAGS, 'go-buildhost/debian:12', '/sbin/init')
     try:
-        deadline = time.time() + 60
-        while docker('exec', name, 'systemctl', 'is-system-running', check=False).stdout.strip() not in (
-                'running', 'degraded'):
-            if time.time() > deadline:
-                raise AssertionError('systemd did not start in %s' % name)
-            time.sleep(0.5)
-        docker('exec', name, 'mkdir', '-p', '/srv/go-mirror')
-        for path in MIRROR.iterdir():
-            docker('cp', str(path), '%s:/srv/go-mirror/%s' % (name, path.name))
-        docker('exec', name, 'systemd-run', '--unit=go-mirror', 'python3', '-m', 'http.server', '--bind',
-               '127.0.0.1', '--directory', '/srv/go-mirror', '8080')
+        start_systemd_container(name, with_mirror=True)
         yield Target(name, tmp_path_factory.mktemp(name))
     finally:
         docker('rm', '-f', name, check=False)
