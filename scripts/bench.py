@@ -57,19 +57,42 @@ def mitogen_strategy_path():
     return str(Path(ansible_mitogen.__file__).parent / 'plugins' / 'strategy')
 
 
-def timed_play(host, playbook, extra_vars, *, roles_path=None, inventory=None, env_extra=None):
+# All Docker containers' CPU time (cgroup v1 cpuacct, as on this machine's hybrid layout).
+DOCKER_CPUACCT = Path('/sys/fs/cgroup/cpuacct/docker/cpuacct.usage')
+
+
+def cpu_seconds():
+    """(the whole machine's busy CPU seconds, all containers' CPU seconds or None) so far."""
+    fields = [int(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:9]]
+    busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf('SC_CLK_TCK')  # all but idle and iowait
+    containers = int(DOCKER_CPUACCT.read_text()) / 1e9 if DOCKER_CPUACCT.exists() else None
+    return busy, containers
+
+
+def timed_play(host, playbook, extra_vars, *, roles_path=None, inventory=None, env_extra=None, cpu=None):
+    """Wall seconds of one ansible-playbook run; with cpu (a list), also appends the run's CPU seconds
+    split into the controller's (everything outside the containers) and the hosts' (the containers)."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
     if roles_path:
         env['ANSIBLE_ROLES_PATH'] = roles_path
     env.update(env_extra or {})
     command = [str(VENV_BIN / 'ansible-playbook'), '-i', str(inventory or host.inventory), '-e',
                json.dumps(extra_vars), str(playbook)]
+    cpu_before = cpu_seconds()
     start = time.perf_counter()
     proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
+    cpu_after = cpu_seconds()
+    if cpu is not None and cpu_before[1] is not None:
+        hosts = cpu_after[1] - cpu_before[1]
+        cpu.append({'controller_s': round(cpu_after[0] - cpu_before[0] - hosts, 2), 'hosts_s': round(hosts, 2)})
     if proc.returncode != 0:
         raise SystemExit('%s failed:\n%s\n%s' % (playbook, proc.stdout[-3000:], proc.stderr[-3000:]))
     return elapsed
+
+
+# Per case, the CPU split of each run (timed_play's cpu), filled by measure_fleet.
+CPU = {}
 
 
 def measure_fleet(size, workdir, our_vars, facts_play):
@@ -83,7 +106,8 @@ def measure_fleet(size, workdir, our_vars, facts_play):
         site = ROOT / 'site.yml'
         cases['ssh_facts_only_1'] = [timed_play(None, facts_play, {}, inventory=fleet.one)]
         cases['ssh_site_fresh_1'] = [timed_play(None, site, fleet_vars, inventory=fleet.one)]
-        cases['ssh_site_noop_1'] = [timed_play(None, site, fleet_vars, inventory=fleet.one) for _ in range(3)]
+        cases['ssh_site_noop_1'] = [timed_play(None, site, fleet_vars, inventory=fleet.one,
+                                               cpu=CPU.setdefault('ssh_site_noop_1', [])) for _ in range(3)]
         cases['ssh_facts_only_1'] += [timed_play(None, facts_play, {}, inventory=fleet.one) for _ in range(2)]
         strategy = mitogen_strategy_path()
         if strategy:
@@ -100,7 +124,9 @@ def measure_fleet(size, workdir, our_vars, facts_play):
                                                                    env_extra=mitogen_env))
         cases['ssh_facts_only_%d' % size] = [timed_play(None, facts_play, {}, inventory=fleet.all) for _ in range(2)]
         cases['ssh_site_fresh_%d' % size] = [timed_play(None, site, fleet_vars, inventory=fleet.all)]
-        cases['ssh_site_noop_%d' % size] = [timed_play(None, site, fleet_vars, inventory=fleet.all) for _ in range(3)]
+        cases['ssh_site_noop_%d' % size] = [timed_play(None, site, fleet_vars, inventory=fleet.all,
+                                                       cpu=CPU.setdefault('ssh_site_noop_%d' % size, []))
+                                            for _ in range(3)]
     finally:
         fleet.remove()
     return cases
@@ -213,6 +239,18 @@ def write_docs(result):
                      % r['toolchain_fresh_over_gantsign_fresh'])
         lines.append('| gantsign.golang no-op / facts-only | %.2f | (reference: 4.6) |'
                      % r['gantsign_noop_over_facts_only'])
+    if result.get('cpu'):
+        lines += ['', '| CPU of the SSH no-op (median of its runs) | controller | hosts (the containers) |',
+                  '| --- | --- | --- |']
+        lines += ['| %s | %.2f s | %.2f s |' % (case, c['controller_s'], c['hosts_s'])
+                  for case, c in result['cpu'].items()]
+        if 'ssh_fleet_controller_cpu_per_core_over_single_noop' in r:
+            lines += ['', 'The machine\'s busy CPU time (`/proc/stat`) during each run, less the containers\' '
+                      '(their cpuacct cgroup), is the controller\'s: `ansible-playbook`, its workers, ssh. The '
+                      'fleet no-op\'s controller CPU spread over the %d cores is **%.2fx** the single-host no-op: '
+                      'about the fleet / 1 host ratio with the hosts on CPUs of their own, where only the '
+                      'controller\'s work stays on the controller.'
+                      % (result['cpus'], r['ssh_fleet_controller_cpu_per_core_over_single_noop'])]
     lines.append(MARK_END)
     before, _, rest = text.partition(MARK_BEGIN)
     _, _, after = rest.partition(MARK_END)
@@ -233,6 +271,16 @@ def main():
     result = {'date': now.strftime('%Y-%m-%d %H:%M UTC'), 'machine': platform.machine(), 'cpus': os.cpu_count(),
               'go_version': version, 'runs': args.runs, 'file': name, 'cases': cases, 'ratios': ratios(cases),
               'command': 'make bench' + (' GANTSIGN_ROLE=...' if args.gantsign else '')}
+    if CPU:
+        result['cpu'] = {case: {'controller_s': statistics.median(r['controller_s'] for r in runs),
+                                'hosts_s': statistics.median(r['hosts_s'] for r in runs), 'runs': runs}
+                         for case, runs in CPU.items() if runs}
+        fleet = 'ssh_site_noop_%d' % args.fleet
+        if fleet in result['cpu']:
+            # The fleet no-op's controller CPU spread over every core, against the single-host no-op:
+            # the fleet/1-host ratio the controller alone allows when the hosts have CPUs of their own.
+            result['ratios']['ssh_fleet_controller_cpu_per_core_over_single_noop'] = round(
+                result['cpu'][fleet]['controller_s'] / os.cpu_count() / cases['ssh_site_noop_1']['median_s'], 2)
     (ROOT / 'bench/results').mkdir(parents=True, exist_ok=True)
     (ROOT / name).write_text(json.dumps(result, indent=2) + '\n')
     write_docs(result)
