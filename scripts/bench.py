@@ -11,7 +11,9 @@ With --fleet N (default 12; 0 skips it) it also starts N sshd containers
 (scripts/build-fleet-image.sh, SSH on 127.0.0.1 only, a non-root user
 with sudo and a password, as AWX connects) and measures facts-only, fresh
 and no-op site.yml runs for 1 host and for all N, and, when the mitogen
-package is installed, the 1-host no-op with its linear strategy.
+package is installed, the 1-host no-op with its linear strategy. For the
+SSH no-ops it splits each run's CPU time between the controller and the
+containers (/proc/stat less the containers' cpuacct cgroup).
 
 Writes bench/results/<UTC time>.json and the generated part of
 docs/benchmarks.md.
