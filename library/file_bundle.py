@@ -285,7 +285,7 @@ def plan_services(module, changed_paths):
         return []
     names = [spec['name'] for spec in specs]
     shown = parse_systemctl_show(run_systemctl(module, ['show', '--property=Id,LoadState,ActiveState,UnitFileState',
-                                                    '--'] + names, 'The files are in place.'))
+                                                        '--'] + names, 'The files are in place.'))
     states = dict((block.get('Id'), block) for block in shown)
     steps = []
     for spec in specs:
@@ -404,8 +404,8 @@ def run(module, directory_mode):
     actions = ['%s %s' % step for step in steps]
     if not module.check_mode:
         for verb, unit in steps:
-            run_systemctl(module, [verb, '--', unit], 'The files are in place; see systemctl status %s and journalctl '
-                                                  '-u %s.' % (unit, unit))
+            run_systemctl(module, [verb, '--', unit],
+                          'The files are in place; see systemctl status %s and journalctl -u %s.' % (unit, unit))
     out = dict(changed=bool(changed_paths) or bool(steps), files=results, changed_paths=changed_paths,
                created=[r['path'] for r in results if r['created']], daemon_reloaded=reload_units,
                service_actions=actions)

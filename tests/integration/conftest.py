@@ -30,10 +30,10 @@ def docker(*args, check=True, timeout=120):
     return subprocess.run(['docker', *args], capture_output=True, text=True, check=check, timeout=timeout)
 
 
-def start_systemd_container(name, image='go-buildhost/debian:12', *extra_args, with_mirror=False):
+def start_systemd_container(name, image='go-buildhost/debian:12', with_mirror=False):
     """Start a systemd container and wait for systemd; with_mirror also serves the Go mirror fixture
     on its loopback (http://127.0.0.1:8080/). The tests and the benchmarks (scripts/bench*.py) use it."""
-    docker('run', '-d', '--name', name, '--hostname', name, *SYSTEMD_FLAGS, *extra_args, image, '/sbin/init')
+    docker('run', '-d', '--name', name, '--hostname', name, *SYSTEMD_FLAGS, image, '/sbin/init')
     deadline = time.time() + 60
     while docker('exec', name, 'systemctl', 'is-system-running', check=False).stdout.strip() not in (
             'running', 'degraded'):
