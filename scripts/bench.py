@@ -2,18 +2,22 @@
 """Measure site.yml against fresh Debian 12 containers, all figures from one run.
 
 Cases: a facts-only play; playbooks/go_toolchain.yml alone, fresh and as a
-no-op re-run; site.yml (every role), fresh and no-op. Each is the median of
---runs repetitions on fresh containers. With --gantsign PATH (a checkout of
-gantsign.golang, never committed here) its fresh and no-op runs are measured
-on the same kind of container with the same tarball.
+no-op re-run; site.yml (every role), fresh and no-op; and the floor of a
+five-role no-op in stock Ansible: five distinct read-only builtin modules
+(one call per role, nothing else), after the min facts and without facts.
+Each is the median of --runs repetitions on fresh containers. With
+--gantsign PATH (a checkout of gantsign.golang, never committed here) its
+fresh and no-op runs are measured on the same kind of container with the
+same tarball.
 
 With --fleet N (default 12; 0 skips it) it also starts N sshd containers
 (scripts/build-fleet-image.sh, SSH on 127.0.0.1 only, a non-root user
 with sudo and a password, as AWX connects) and measures facts-only, fresh
-and no-op site.yml runs for 1 host and for all N, and, when the mitogen
-package is installed, the 1-host no-op with its linear strategy. For the
-SSH no-ops it splits each run's CPU time between the controller and the
-containers (/proc/stat less the containers' cpuacct cgroup).
+and no-op site.yml runs and the floor play for 1 host and for all N, and,
+when the mitogen package is installed, the 1-host no-op with its linear
+strategy. For the SSH no-ops it splits each run's CPU time between the
+controller and the containers (/proc/stat less the containers' cpuacct
+cgroup).
 
 Writes bench/results/<UTC time>.json and the generated part of
 docs/benchmarks.md.
@@ -97,6 +101,38 @@ def timed_play(host, playbook, extra_vars, *, roles_path=None, inventory=None, e
 CPU = {}
 
 
+# The least a no-op of five roles can cost with stock Ansible: one remote call per role, each a
+# distinct module (as each role's is), nothing on the controller, and nothing read or changed.
+FLOOR_TASKS = '''  become: true
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+    - name: Stat
+      ansible.builtin.stat:
+        path: /etc/hostname
+    - name: Slurp
+      ansible.builtin.slurp:
+        src: /etc/hostname
+    - name: Find
+      ansible.builtin.find:
+        paths: /etc/apt
+    - name: Getent
+      ansible.builtin.getent:
+        database: passwd
+        key: root
+'''
+
+
+def write_floor_plays(workdir):
+    """(the floor play with the min facts, the same without facts)."""
+    with_facts = Path(workdir) / 'floor.yml'
+    with_facts.write_text('- name: Five module calls after the min facts\n  hosts: all\n  gather_facts: true\n'
+                          '  gather_subset: [min]\n' + FLOOR_TASKS)
+    no_facts = Path(workdir) / 'floor-no-facts.yml'
+    no_facts.write_text('- name: Five module calls\n  hosts: all\n  gather_facts: false\n' + FLOOR_TASKS)
+    return with_facts, no_facts
+
+
 def measure_fleet(size, workdir, our_vars, facts_play):
     """Facts-only, fresh and no-op site.yml for 1 host and for the fleet, over SSH."""
     cases = {}
@@ -111,6 +147,8 @@ def measure_fleet(size, workdir, our_vars, facts_play):
         cases['ssh_site_noop_1'] = [timed_play(None, site, fleet_vars, inventory=fleet.one,
                                                cpu=CPU.setdefault('ssh_site_noop_1', [])) for _ in range(3)]
         cases['ssh_facts_only_1'] += [timed_play(None, facts_play, {}, inventory=fleet.one) for _ in range(2)]
+        floor, _ = write_floor_plays(workdir)
+        cases['ssh_floor_1'] = [timed_play(None, floor, {}, inventory=fleet.one) for _ in range(3)]
         strategy = mitogen_strategy_path()
         if strategy:
             # Throwaway containers: mitogen's own SSH layer does not take the inventory's
@@ -125,6 +163,7 @@ def measure_fleet(size, workdir, our_vars, facts_play):
                 cases['ssh_site_noop_1_mitogen'].append(timed_play(None, site, fleet_vars, inventory=fleet.one,
                                                                    env_extra=mitogen_env))
         cases['ssh_facts_only_%d' % size] = [timed_play(None, facts_play, {}, inventory=fleet.all) for _ in range(2)]
+        cases['ssh_floor_%d' % size] = [timed_play(None, floor, {}, inventory=fleet.all) for _ in range(3)]
         cases['ssh_site_fresh_%d' % size] = [timed_play(None, site, fleet_vars, inventory=fleet.all)]
         cases['ssh_site_noop_%d' % size] = [timed_play(None, site, fleet_vars, inventory=fleet.all,
                                                        cpu=CPU.setdefault('ssh_site_noop_%d' % size, []))
@@ -148,8 +187,9 @@ def measure(runs, workdir, gantsign, fleet_size):
                 'go_cache_alert_rules_enabled': False}
     facts_play = Path(workdir) / 'facts.yml'
     facts_play.write_text('- name: Facts only\n  hosts: all\n  gather_facts: true\n  tasks: []\n')
-    cases = {'facts_only': [], 'toolchain_fresh': [], 'toolchain_noop': [], 'go_env_noop': [], 'site_fresh': [],
-             'site_noop': []}
+    floor, floor_no_facts = write_floor_plays(workdir)
+    cases = {'facts_only': [], 'floor': [], 'floor_no_facts': [], 'toolchain_fresh': [], 'toolchain_noop': [],
+             'go_env_noop': [], 'site_fresh': [], 'site_noop': []}
     toolchain = ROOT / 'playbooks' / 'go_toolchain.yml'
     if gantsign:
         cases.update(gantsign_fresh=[], gantsign_noop=[])
@@ -163,6 +203,8 @@ def measure(runs, workdir, gantsign, fleet_size):
         try:
             cases['toolchain_fresh'].append(timed_play(host, toolchain, our_vars))
             cases['facts_only'].append(timed_play(host, facts_play, {}))
+            cases['floor'].append(timed_play(host, floor, {}))
+            cases['floor_no_facts'].append(timed_play(host, floor_no_facts, {}))
             cases['toolchain_noop'].append(timed_play(host, toolchain, our_vars))
             timed_play(host, ROOT / 'playbooks' / 'go_env.yml', our_vars)
             cases['go_env_noop'].append(timed_play(host, ROOT / 'playbooks' / 'go_env.yml', our_vars))
@@ -194,13 +236,20 @@ def ratios(cases):
 
     out = {'toolchain_noop_over_facts_only': ratio('toolchain_noop', 'facts_only'),
            'go_env_noop_over_facts_only': ratio('go_env_noop', 'facts_only'),
-           'site_noop_over_facts_only': ratio('site_noop', 'facts_only')}
+           'site_noop_over_facts_only': ratio('site_noop', 'facts_only'),
+           'floor_over_facts_only': ratio('floor', 'facts_only'),
+           'floor_no_facts_over_facts_only': ratio('floor_no_facts', 'facts_only')}
     fleet = [k for k in cases if k.startswith('ssh_site_noop_') and k[len('ssh_site_noop_'):].isdigit()
              and k != 'ssh_site_noop_1']
     if 'ssh_site_noop_1' in cases:
         out['ssh_site_noop_over_facts_only'] = ratio('ssh_site_noop_1', 'ssh_facts_only_1')
+    if 'ssh_floor_1' in cases:
+        out['ssh_floor_over_facts_only'] = ratio('ssh_floor_1', 'ssh_facts_only_1')
     if fleet:
         out['ssh_fleet_noop_over_single_noop'] = ratio(fleet[0], 'ssh_site_noop_1')
+        floor_fleet = 'ssh_floor_' + fleet[0][len('ssh_site_noop_'):]
+        if floor_fleet in cases and 'ssh_floor_1' in cases:
+            out['ssh_fleet_floor_over_single_floor'] = ratio(floor_fleet, 'ssh_floor_1')
     if 'ssh_site_noop_1_mitogen' in cases:
         out['ssh_mitogen_noop_over_mitogen_facts_only'] = ratio('ssh_site_noop_1_mitogen', 'ssh_facts_only_1_mitogen')
         out['ssh_mitogen_noop_over_facts_only'] = ratio('ssh_site_noop_1_mitogen', 'ssh_facts_only_1')
@@ -224,11 +273,16 @@ def write_docs(result):
     lines += ['', '| ratio | value | target |', '| --- | --- | --- |',
               '| go_toolchain no-op / facts-only | %.2f | at most 1.5 |' % r['toolchain_noop_over_facts_only'],
               '| go_env no-op / facts-only | %.2f | one module call |' % r['go_env_noop_over_facts_only'],
-              '| site.yml no-op / facts-only | %.2f | at most 2.0 |' % r['site_noop_over_facts_only']]
+              '| site.yml no-op / facts-only | %.2f | at most 2.0 |' % r['site_noop_over_facts_only'],
+              '| floor: five module calls after the min facts / facts-only | %.2f | |' % r['floor_over_facts_only'],
+              '| floor: five module calls, no facts / facts-only | %.2f | |' % r['floor_no_facts_over_facts_only']]
     for key, label, target in (('ssh_site_noop_over_facts_only', 'SSH: site.yml no-op / facts-only, 1 host',
                                 'at most 2.0'),
+                               ('ssh_floor_over_facts_only',
+                                'SSH: floor, five module calls after the min facts / facts-only, 1 host', ''),
                                ('ssh_fleet_noop_over_single_noop', 'SSH: site.yml no-op, fleet / 1 host',
                                 'at most 3.0'),
+                               ('ssh_fleet_floor_over_single_floor', 'SSH: floor, fleet / 1 host', ''),
                                ('ssh_mitogen_noop_over_mitogen_facts_only',
                                 'SSH with mitogen: site.yml no-op / facts-only, both with mitogen, 1 host',
                                 'at most 2.0 (gantsign.golang: 1.95)'),
