@@ -66,6 +66,24 @@ class BenchHost:
         docker('rm', '-f', self.name, check=False)
 
 
+def wait_for_quiet(idle=0.85, window=5.0, timeout=240.0):
+    """Wait until the machine was at least `idle` idle over `window` seconds (the containers of
+    an earlier benchmark take a while to go), for at most `timeout` seconds. Returns the seconds
+    waited; a benchmark records it with the load average."""
+    def idle_and_total():
+        fields = [int(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:9]]
+        return fields[3] + fields[4], sum(fields)
+
+    start = time.monotonic()
+    while True:
+        before = idle_and_total()
+        time.sleep(window)
+        after = idle_and_total()
+        waited = time.monotonic() - start
+        if (after[0] - before[0]) >= idle * (after[1] - before[1]) or waited >= timeout:
+            return round(waited, 1)
+
+
 class Target:
     """A systemd container plus helpers to run site.yml and commands against it."""
 
