@@ -37,7 +37,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.integration.conftest import MIRROR, BenchHost, Fleet  # noqa: E402
+from tests.integration.conftest import MIRROR, BenchHost, Fleet, cpu_ticks  # noqa: E402
 
 VENV_BIN = ROOT / '.venv' / 'bin'
 MARK_BEGIN = '<!-- bench:begin -->'
@@ -69,8 +69,7 @@ DOCKER_CPUACCT = Path('/sys/fs/cgroup/cpuacct/docker/cpuacct.usage')
 
 def cpu_seconds():
     """(the whole machine's busy CPU seconds, all containers' CPU seconds or None) so far."""
-    fields = [int(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:9]]
-    busy = (sum(fields) - fields[3] - fields[4]) / os.sysconf('SC_CLK_TCK')  # all but idle and iowait
+    busy = cpu_ticks()[0] / os.sysconf('SC_CLK_TCK')
     containers = int(DOCKER_CPUACCT.read_text()) / 1e9 if DOCKER_CPUACCT.exists() else None
     return busy, containers
 

@@ -66,13 +66,20 @@ class BenchHost:
         docker('rm', '-f', self.name, check=False)
 
 
+def cpu_ticks():
+    """(busy, idle) clock ticks of the whole machine so far, from /proc/stat (iowait counts as idle)."""
+    fields = [int(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, idle
+
+
 def wait_for_quiet(idle=0.85, window=5.0, timeout=240.0):
     """Wait until the machine was at least `idle` idle over `window` seconds (the containers of
     an earlier benchmark take a while to go), for at most `timeout` seconds. Returns the seconds
     waited; a benchmark records it with the load average."""
     def idle_and_total():
-        fields = [int(x) for x in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:9]]
-        return fields[3] + fields[4], sum(fields)
+        busy, idle_ticks = cpu_ticks()
+        return idle_ticks, busy + idle_ticks
 
     start = time.monotonic()
     while True:
