@@ -101,7 +101,7 @@ CPU = {}
 
 
 # The least a no-op of five roles can cost with stock Ansible: one remote call per role, each a
-# distinct module (as each role's is), nothing on the controller, and nothing read or changed.
+# distinct module (as each role's is), nothing on the controller, next to nothing read, nothing changed.
 FLOOR_TASKS = '''  become: true
   tasks:
     - name: Ping
