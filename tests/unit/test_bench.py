@@ -52,3 +52,37 @@ def test_floor_plays_are_five_distinct_modules_with_and_without_facts(bench, tmp
         modules = [next(k for k in task if k.startswith('ansible.builtin.')) for task in play['tasks']]
         assert len(modules) == 5 and len(set(modules)) == 5
         assert play['become'] is True
+
+
+class FakeClock:
+    """cpu_ticks() and the clock of a machine whose busy share per 5 s window is given in turn."""
+
+    def __init__(self, busy_shares):
+        self.busy_shares = list(busy_shares)
+        self.now = 0.0
+        self.busy = self.idle = 0
+
+    def sleep(self, seconds):
+        self.now += seconds
+        share = self.busy_shares.pop(0) if self.busy_shares else 1.0
+        ticks = int(seconds * 200)  # two cores at 100 ticks a second
+        self.busy += int(ticks * share)
+        self.idle += ticks - int(ticks * share)
+
+    def ticks(self):
+        return self.busy, self.idle
+
+
+@pytest.mark.parametrize(('busy_shares', 'waited'), [
+    ([0.05], 5.0),                     # quiet from the start: one window
+    ([1.0, 0.6, 0.3, 0.1], 20.0),      # a fleet going away: waits until the window is 85% idle
+    ([1.0] * 100, 240.0),              # never quiet: gives up at the timeout
+])
+def test_wait_for_quiet(monkeypatch, busy_shares, waited):
+    from tests.integration import conftest  # noqa: PLC0415
+
+    clock = FakeClock(busy_shares)
+    monkeypatch.setattr(conftest, 'cpu_ticks', clock.ticks)
+    monkeypatch.setattr(conftest.time, 'sleep', clock.sleep)
+    monkeypatch.setattr(conftest.time, 'monotonic', lambda: clock.now)
+    assert conftest.wait_for_quiet() == waited
