@@ -48,13 +48,6 @@ def sh(*args, **kwargs):
     return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs).stdout
 
 
-class Host(BenchHost):
-    """A fresh Debian 12 container serving the Go mirror fixture on its loopback."""
-
-    def __init__(self, workdir):
-        super().__init__(workdir, with_mirror=True)
-
-
 def mitogen_strategy_path():
     try:
         import ansible_mitogen  # noqa: PLC0415 - optional
@@ -132,7 +125,7 @@ def write_floor_plays(workdir):
     return with_facts, no_facts
 
 
-def measure_fleet(size, workdir, our_vars, facts_play):
+def measure_fleet(size, workdir, our_vars, facts_play, floor):
     """Facts-only, fresh and no-op site.yml for 1 host and for the fleet, over SSH."""
     cases = {}
     fleet_vars = dict(our_vars, ansible_become=True, go_toolchain_download_on_controller=True,
@@ -146,7 +139,6 @@ def measure_fleet(size, workdir, our_vars, facts_play):
         cases['ssh_site_noop_1'] = [timed_play(None, site, fleet_vars, inventory=fleet.one,
                                                cpu=CPU.setdefault('ssh_site_noop_1', [])) for _ in range(3)]
         cases['ssh_facts_only_1'] += [timed_play(None, facts_play, {}, inventory=fleet.one) for _ in range(2)]
-        floor, _ = write_floor_plays(workdir)
         cases['ssh_floor_1'] = [timed_play(None, floor, {}, inventory=fleet.one) for _ in range(3)]
         strategy = mitogen_strategy_path()
         if strategy:
@@ -198,7 +190,7 @@ def measure(runs, workdir, gantsign, fleet_size):
         gantsign_vars = {'golang_version': version, 'golang_mirror': 'http://127.0.0.1:8080',
                          'golang_redis_sha256sum': newest['files'][0]['sha256']}
     for _ in range(runs):
-        host = Host(workdir)
+        host = BenchHost(workdir, with_mirror=True)  # serves the Go mirror on its loopback
         try:
             cases['toolchain_fresh'].append(timed_play(host, toolchain, our_vars))
             cases['facts_only'].append(timed_play(host, facts_play, {}))
@@ -209,14 +201,14 @@ def measure(runs, workdir, gantsign, fleet_size):
             cases['go_env_noop'].append(timed_play(host, ROOT / 'playbooks' / 'go_env.yml', our_vars))
         finally:
             host.remove()
-        host = Host(workdir)
+        host = BenchHost(workdir, with_mirror=True)
         try:
             cases['site_fresh'].append(timed_play(host, ROOT / 'site.yml', our_vars))
             cases['site_noop'].append(timed_play(host, ROOT / 'site.yml', our_vars))
         finally:
             host.remove()
         if gantsign:
-            host = Host(workdir)
+            host = BenchHost(workdir, with_mirror=True)
             try:
                 roles_path = str(Path(gantsign).parent)
                 cases['gantsign_fresh'].append(timed_play(host, gantsign_play, gantsign_vars, roles_path=roles_path))
@@ -224,7 +216,7 @@ def measure(runs, workdir, gantsign, fleet_size):
             finally:
                 host.remove()
     if fleet_size:
-        cases.update(measure_fleet(fleet_size, workdir, our_vars, facts_play))
+        cases.update(measure_fleet(fleet_size, workdir, our_vars, facts_play, floor))
     return version, {name: {'median_s': round(statistics.median(v), 2), 'runs_s': [round(x, 2) for x in v]}
                      for name, v in cases.items()}
 

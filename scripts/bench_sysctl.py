@@ -93,13 +93,6 @@ def sh(*args):
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout
 
 
-class Host(BenchHost):
-    """A systemd container of its own, removed at the end."""
-
-    def __init__(self, workdir):
-        super().__init__(workdir, prefix='gbh-bench-sysctl')
-
-
 def run_play(host, playbook, extra_vars, json_output=False):
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
     if json_output:
@@ -140,7 +133,7 @@ def measure(runs, workdir):
         'posix_loop_noop': (loop, {'bench_keys': SIX_KEYS}),
     }
     times = {name: [] for name in cases}
-    host = Host(workdir)
+    host = BenchHost(workdir, prefix='gbh-bench-sysctl')
     try:
         fresh = {name: round(run_play(host, *cases[name])[0], 2) for name in ('sysctl_tuning_noop', 'posix_loop_noop')}
         calls = {}

@@ -77,17 +77,14 @@ def wait_for_quiet(idle=0.85, window=5.0, timeout=240.0):
     """Wait until the machine was at least `idle` idle over `window` seconds (the containers of
     an earlier benchmark take a while to go), for at most `timeout` seconds. Returns the seconds
     waited; a benchmark records it with the load average."""
-    def idle_and_total():
-        busy, idle_ticks = cpu_ticks()
-        return idle_ticks, busy + idle_ticks
-
     start = time.monotonic()
     while True:
-        before = idle_and_total()
+        busy_before, idle_before = cpu_ticks()
         time.sleep(window)
-        after = idle_and_total()
+        busy_after, idle_after = cpu_ticks()
+        idle_ticks, busy_ticks = idle_after - idle_before, busy_after - busy_before
         waited = time.monotonic() - start
-        if (after[0] - before[0]) >= idle * (after[1] - before[1]) or waited >= timeout:
+        if idle_ticks >= idle * (idle_ticks + busy_ticks) or waited >= timeout:
             return round(waited, 1)
 
 
