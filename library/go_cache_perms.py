@@ -22,7 +22,12 @@ description:
     The owner of entries inside a cache is left alone (it is whichever member's C(go) wrote them).
   - Changes go through file descriptors opened with C(O_NOFOLLOW) and checked against what the walk saw,
     so a member who swaps a directory for a symlink cannot make the repair touch anything outside the cache.
-    Regular files with several hard links are reported and left alone.
+    Regular files with several hard links, setuid or setgid files, and files owned by a user who is
+    neither I(owner) nor a member of I(group) are reported and left alone: the repair never makes them
+    group-writable.
+  - Before anything changes, refuses cache paths that are system trees (C(/usr), C(/etc), C(/home), ...),
+    account homes, paths below a symlink, and existing directories that do not look like Go caches
+    (unless I(adopt)); and checks the further I(paths) the role writes later.
   - Creates I(group) as a system group (C(groupadd --system)) when it does not exist, and adds the users in
     I(members) to it (supplementary group, other members are kept).
 version_added: "1.0.0"
@@ -43,6 +48,45 @@ options:
         type: str
         choices: [build, mod]
         default: build
+      var:
+        description: The name that errors give this path (the role's variable); defaults to C(caches[].path).
+        type: str
+  adopt:
+    description:
+      - Take over existing, non-empty cache directories that do not look like Go caches. Without it such a
+        directory is refused before anything changes, so that a mistyped path cannot re-permission a tree.
+      - System trees (C(/usr), C(/etc), C(/var/lib), C(/home), ...), account homes and paths below a symlink
+        are refused either way.
+    type: bool
+    default: false
+  adopt_var:
+    description: The name that errors give I(adopt) (the role's variable).
+    type: str
+    default: adopt
+  paths:
+    description:
+      - Further paths the calling role will write later in the same run, checked here first so that a bad
+        one stops the run before anything changes (the rules of C(module_utils/path_guard.py)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: The absolute path.
+        type: str
+        required: true
+      var:
+        description: The name that errors give this path (the role's variable).
+        type: str
+        required: true
+      kind:
+        description:
+          - C(file) is a file the role writes; an existing one must carry the C(go-buildhost) marker and
+            belong to no Debian package.
+          - C(metrics_dir) is a directory of node exporter textfile metrics.
+        type: str
+        choices: [file, metrics_dir]
+        default: file
   group:
     description: The group that shares the caches; created as a system group when missing.
     type: str
@@ -128,6 +172,9 @@ caches:
     skipped:
       description: Wrong entries left alone (hard-linked files, entries that vanished or changed during the run).
       type: int
+    unsafe:
+      description: Wrong files never made group-writable (setuid, setgid, or owned by a non-member), a subset of skipped.
+      type: int
     problems:
       description: Number of entries with each problem before the run.
       type: dict
@@ -157,6 +204,7 @@ actions:
 import grp
 import os
 import pwd
+import stat
 import time
 
 from ansible.module_utils.basic import AnsibleModule
@@ -164,6 +212,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.go_cache_audit import (
     PROBLEMS, AuditError, Policy, check, make_top, open_top, repair, walk)
 from ansible.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible.module_utils.path_guard import Refused, check_dir, check_file, dpkg_owner
 
 
 def lookup_ids(module):
@@ -220,13 +269,37 @@ def summary(result):
     return '\n'.join(lines) + '\n'
 
 
-def process(module, cache, policy):
+def trusted_uids(owner_uid, gid):
+    """root, the owner and the group's members: the users whose files the repair may make group-writable."""
+    uids = {0, owner_uid}
+    if gid is None:
+        return uids
+    try:
+        names = set(grp.getgrgid(gid).gr_mem)
+    except KeyError:
+        names = set()
+    for entry in pwd.getpwall():
+        if entry.pw_gid == gid or entry.pw_name in names:
+            uids.add(entry.pw_uid)
+    return uids
+
+
+def unsafe(st, trusted):
+    """Why a file must never be made group-writable, or None."""
+    if st.st_mode & (stat.S_ISUID | stat.S_ISGID):
+        return 'setuid or setgid'
+    if st.st_uid not in trusted:
+        return 'owned by uid %d, not a member' % st.st_uid
+    return None
+
+
+def process(module, cache, policy, trusted=frozenset()):
     """Walk one cache, repairing as it goes unless in check mode."""
     params = module.params
     path = cache['path']
     started = time.time()
     result = dict(path=path, kind=cache['kind'], created=False, scanned=0, wrong=0, repaired=0, skipped=0,
-                  problems=dict((name, 0) for name in PROBLEMS), examples=[])
+                  unsafe=0, problems=dict((name, 0) for name in PROBLEMS), examples=[])
     fd = open_top(path)
     if fd is None:
         result['created'] = True
@@ -253,8 +326,14 @@ def process(module, cache, policy):
             result['wrong'] += 1
             for name in found:
                 result['problems'][name] += 1
+            why = unsafe(entry.st, trusted) if entry.is_file else None
             if len(result['examples']) < params['examples']:
-                result['examples'].append('%s: %s' % (entry.rel or '.', ', '.join(found)))
+                result['examples'].append('%s: %s%s' % (entry.rel or '.', ', '.join(found),
+                                                        ' (left alone: %s)' % why if why else ''))
+            if why:
+                result['skipped'] += 1  # never made group-writable, in check mode as in a real run
+                result['unsafe'] += 1
+                continue
             if entry.is_file and entry.st.st_nlink > 1:
                 result['skipped'] += 1  # hard links: never touched, in check mode as in a real run
                 continue
@@ -288,6 +367,14 @@ def main():
             caches=dict(type='list', elements='dict', required=True, options=dict(
                 path=dict(type='path', required=True),
                 kind=dict(type='str', choices=['build', 'mod'], default='build'),
+                var=dict(type='str'),
+            )),
+            adopt=dict(type='bool', default=False),
+            adopt_var=dict(type='str', default='adopt'),
+            paths=dict(type='list', elements='dict', default=[], options=dict(
+                path=dict(type='str', required=True),
+                var=dict(type='str', required=True),
+                kind=dict(type='str', choices=['file', 'metrics_dir'], default='file'),
             )),
             group=dict(type='str', required=True),
             owner=dict(type='str', default='root'),
@@ -319,12 +406,44 @@ def missing_packages(module):
     return [p for p in packages if p not in installed]
 
 
+def guard(module):
+    """Refuse, before anything changes, every path that could point the role at the system."""
+    params = module.params
+    try:
+        gid = grp.getgrnam(params['group']).gr_gid
+    except KeyError:
+        gid = None
+    errors = []
+    caches = params['caches']
+    for cache in caches:
+        var = cache['var'] or 'caches[].path'
+        try:
+            check_dir(cache['path'], var, '%s_cache' % cache['kind'], adopt=params['adopt'],
+                      adopt_var=params['adopt_var'],
+                      owned=lambda st: gid is not None and st.st_gid == gid and bool(st.st_mode & stat.S_ISGID))
+        except Refused as exc:
+            errors.append(str(exc))
+    for one in caches:
+        for other in caches:
+            if one is not other and (one['path'] + '/').startswith(other['path'].rstrip('/') + '/'):
+                errors.append('%s (%s) is inside %s (%s): give each cache a directory of its own.' % (
+                    one['var'] or one['path'], one['path'], other['var'] or other['path'], other['path']))
+    owner = dpkg_owner(module.run_command, module.get_bin_path('dpkg-query'))
+    for spec in params['paths']:
+        try:
+            if spec['kind'] == 'file':
+                check_file(spec['path'], spec['var'], package_owner=owner)
+            else:
+                check_dir(spec['path'], spec['var'], spec['kind'], adopt_var=params['adopt_var'])
+        except Refused as exc:
+            errors.append(str(exc))
+    if errors:
+        module.fail_json(msg=' '.join(errors) + ' Nothing was changed.', refused=errors)
+
+
 def run(module):
     params = module.params
-    for cache in params['caches']:
-        if not os.path.isabs(cache['path']):
-            module.fail_json(msg='Cache paths must be absolute (go_cache_build_dir, go_cache_mod_dir), got %r. '
-                                 'Nothing was changed.' % cache['path'])
+    guard(module)
     check_members(module)
     owner_uid, gid, group_created = lookup_ids(module)
     to_add = missing_members(module)
@@ -335,10 +454,12 @@ def run(module):
             add_members(module, to_add)
     results = []
     failures = []
+    trusted = trusted_uids(owner_uid, gid)
+    trusted.update(pwd.getpwnam(name).pw_uid for name in params['members'])
     for cache in params['caches']:
         policy = Policy(gid, cache['kind'], owner_uid) if gid is not None else None
         try:
-            result, unfixed = process(module, cache, policy)
+            result, unfixed = process(module, cache, policy, trusted)
         except (AuditError, OSError) as exc:
             module.fail_json(msg='Checking or repairing %s failed: %s. If the filesystem has no POSIX ACL '
                                  'support, mount it with ACLs (ext4, xfs and btrfs have them by default) or '
@@ -353,8 +474,8 @@ def run(module):
                                                          result['wrong'] - result['skipped'], result['scanned'],
                                                          result['path']))
         if result['skipped']:
-            actions.append('left %d entries in %s alone (hard links, or changed during the run)'
-                           % (result['skipped'], result['path']))
+            actions.append('left %d entries in %s alone (%d setuid, setgid or not a member\'s; the others hard '
+                           'links, or changed during the run)' % (result['skipped'], result['path'], result['unsafe']))
     changed = group_created or bool(to_add) or any(r['created'] or r['wrong'] > r['skipped'] for r in results)
     out = dict(changed=changed, caches=results, group_created=group_created, members_added=to_add, actions=actions,
                missing_packages=missing_packages(module))

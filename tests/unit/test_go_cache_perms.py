@@ -199,7 +199,7 @@ def test_a_missing_group_is_created(env, monkeypatch):
 
 
 def test_relative_paths_are_refused(run_module):
-    with pytest.raises(ModuleFail, match='Cache paths must be absolute'):
+    with pytest.raises(ModuleFail, match='must be an absolute path'):
         run_module('go_cache_perms', dict(group=GROUP, caches=[dict(path='var/cache/go')]))
 
 
@@ -215,3 +215,58 @@ def test_packages_are_looked_up_in_the_same_call(env):
     result = env.run(packages=['dpkg', 'go-buildhost-no-such-package'])
     assert result['missing_packages'] == ['go-buildhost-no-such-package']
     assert env.run(packages=[])['missing_packages'] == []
+
+
+def test_a_system_tree_is_refused_before_anything_changes(env, run_module):
+    with pytest.raises(ModuleFail, match='go_cache_build_dir is /usr, a system directory.*Nothing was changed'):
+        run_module('go_cache_perms', dict(group='gbh-never-created', caches=[
+            dict(path='/usr', kind='build', var='go_cache_build_dir'),
+            dict(path=str(env.mod), kind='mod', var='go_cache_mod_dir')]))
+    with pytest.raises(KeyError):
+        grp.getgrnam('gbh-never-created')
+    assert not env.mod.exists()
+
+
+def test_a_foreign_directory_is_adopted_only_on_request(env):
+    env.build.mkdir(parents=True)
+    (env.build / 'notes.txt').write_text('mine\n')
+    before = snapshot(env.build)
+    with pytest.raises(ModuleFail, match='does not look like a Go build cache .it holds notes.txt.*go_cache_adopt_dirs'):
+        env.run(adopt_var='go_cache_adopt_dirs', caches=[dict(path=str(env.build), var='go_cache_build_dir')])
+    assert snapshot(env.build) == before
+    assert not env.mod.exists()
+    assert env.run(adopt=True)['changed'] is True
+    assert env.run()['changed'] is False, 'once the role owns it, no opt-in is needed'
+
+
+def test_the_further_paths_are_checked_first(env, tmp_path):
+    passwd = tmp_path / 'passwd'
+    passwd.write_text('root:x:0:0::/root:/bin/sh\n')
+    with pytest.raises(ModuleFail, match='go_cache_alert_rules_path is .*passwd, an existing file that the roles did '
+                                         'not write'):
+        env.run(paths=[dict(path=str(passwd), var='go_cache_alert_rules_path')])
+    with pytest.raises(ModuleFail, match='go_cache_metrics_dir is /etc, a system directory'):
+        env.run(paths=[dict(path='/etc', var='go_cache_metrics_dir', kind='metrics_dir')])
+    assert not env.build.exists() and passwd.read_text() == 'root:x:0:0::/root:/bin/sh\n'
+
+
+def test_setuid_files_and_strangers_files_are_never_made_group_writable(env):
+    env.run()
+    setuid = env.build / 'ab' / 'tool'
+    setuid.parent.mkdir()
+    setuid.write_text('#!/bin/sh\n')
+    os.chmod(setuid, 0o4755)
+    stranger = env.build / 'ab' / ('2' * 64 + '-d')
+    stranger.write_text('x')
+    os.chown(stranger, OTHER_UID, OTHER_UID)
+    os.chmod(stranger, 0o644)
+    result = env.run(diff=True)
+    build = result['caches'][0]
+    assert result['changed'] is False, 'nothing else was wrong'
+    assert build['unsafe'] == 2 and build['skipped'] == 2
+    assert 'left 2 entries in %s alone (2 setuid, setgid' % env.build in ' '.join(result['actions'])
+    assert os.stat(setuid).st_mode & 0o7777 == 0o4755
+    assert os.stat(stranger).st_mode & 0o7777 == 0o644 and os.stat(stranger).st_gid == OTHER_UID
+    examples = ' '.join(build['examples'])
+    assert 'ab/tool: not_group_writable, member_cannot_write (left alone: setuid or setgid)' in examples
+    assert '(left alone: owned by uid 65534, not a member)' in examples

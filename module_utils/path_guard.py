@@ -1,0 +1,239 @@
+# -*- coding: utf-8 -*-
+# Copyright: go-buildhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Refuse path variables that would point a role's writes, recursive repairs or removals at the system.
+
+One set of rules for every role, run by the modules on the host before they change anything:
+
+- every path is absolute and normal (no ``..``, no ``//``, no trailing ``/``);
+- a directory the role owns (a cache, an install root, a metrics directory) is never ``/`` or a
+  system tree (``/usr``, ``/usr/bin``, ``/etc``, ``/var/lib``, ``/home``, ...), nor a directory
+  above one, nor an account's home directory or a directory above one;
+- none of its parents is a symlink (the target could be anywhere), and it is not a symlink itself;
+- an existing, non-empty directory must look like what the role would put there (a Go build
+  cache, a module cache, installed toolchains, textfile metrics), unless the caller adopts it;
+- a file the role writes never replaces a file that lacks the role's marker, nor one that a
+  Debian package owns.
+
+Standard library only: the go-cache-health program runs without Ansible.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import pwd
+import re
+import stat
+
+MARKER = 'go-buildhost'
+
+# Directories that are the system itself: never a cache, an install root or a metrics directory.
+SYSTEM_TREES = frozenset((
+    '/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib32', '/lib64', '/libx32', '/lost+found',
+    '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/snap', '/srv', '/sys', '/tmp', '/usr', '/var',
+    '/usr/bin', '/usr/sbin', '/usr/lib', '/usr/lib32', '/usr/lib64', '/usr/libx32', '/usr/libexec',
+    '/usr/include', '/usr/share', '/usr/src', '/usr/games', '/usr/local', '/usr/local/bin', '/usr/local/sbin',
+    '/usr/local/lib', '/usr/local/libexec', '/usr/local/share', '/usr/local/include', '/usr/local/src',
+    '/usr/local/etc', '/usr/local/games', '/usr/local/man',
+    '/var/cache', '/var/lib', '/var/log', '/var/spool', '/var/tmp', '/var/mail', '/var/opt', '/var/backups',
+    '/var/local', '/var/run', '/var/lock', '/var/www', '/var/lib/dpkg', '/var/lib/apt', '/var/cache/apt',
+    '/var/lib/systemd', '/var/lib/prometheus',
+    '/etc/systemd', '/etc/systemd/system', '/etc/default', '/etc/ssl', '/etc/pam.d', '/etc/security',
+    '/etc/sudoers.d', '/etc/profile.d', '/etc/sysctl.d', '/etc/cron.d', '/etc/apt', '/etc/ansible',
+    '/etc/ansible/facts.d', '/etc/prometheus', '/usr/lib/systemd', '/lib/systemd',
+))
+
+_VERSION_DIR = re.compile(r'^(go)?[0-9]+[.][0-9]+([.][0-9]+)?((beta|rc)[0-9]+)?$')
+_HEX2 = re.compile(r'^[0-9a-f]{2}$')
+_OWN_TEMP = ('.tmp-go-buildhost-', '.go-buildhost')
+
+
+class Refused(Exception):
+    """A path that must not be used; the message names the variable and what to do."""
+
+
+def homes():
+    """Every account's home directory (but /, /nonexistent and the like)."""
+    found = set()
+    for entry in pwd.getpwall():
+        home = os.path.normpath(entry.pw_dir or '/')
+        if home != '/' and os.path.isdir(home):
+            found.add(home)
+    return found
+
+
+def syntax_error(path, var):
+    """Why path is not an absolute, normal path, or None."""
+    if not isinstance(path, str) or not path.startswith('/'):
+        return '%s must be an absolute path, got %r.' % (var, path)
+    if path != '/' and (path != os.path.normpath(path) or path.endswith('/')):
+        return ('%s must be a normal absolute path (no "..", "." or "//", no trailing "/"), got %r; '
+                'did you mean %r?' % (var, path, os.path.normpath(path)))
+    return None
+
+
+def _is_above(path, other):
+    return other == path or other.startswith(path.rstrip('/') + '/')
+
+
+def system_tree(path, accounts=None):
+    """The system tree or home directory that path is, or contains, or None."""
+    for tree in sorted(SYSTEM_TREES):
+        if _is_above(path, tree):
+            return tree
+    for home in sorted(accounts if accounts is not None else homes()):
+        if _is_above(path, home):
+            return home
+    return None
+
+
+def symlinked_parent(path, allowed=()):
+    """The first directory above path that is a symlink (not in allowed), or None."""
+    parent = os.path.dirname(path)
+    chain = []
+    while parent not in ('/', ''):
+        chain.append(parent)
+        parent = os.path.dirname(parent)
+    for directory in reversed(chain):
+        if directory in allowed:
+            continue
+        if os.path.islink(directory):
+            return directory
+    return None
+
+
+def looks_like(kind, path, entries):
+    """Whether a non-empty directory holds what a role of this kind would put there."""
+    names = [e for e in entries if not e.startswith(_OWN_TEMP)]
+    if kind == 'build_cache':
+        return all(_HEX2.match(n) or n in ('README', 'trim.txt', 'testexpire.txt') for n in names)
+    if kind == 'mod_cache':
+        return os.path.isdir(os.path.join(path, 'cache', 'download')) and all(
+            n == 'cache' or '.' in n or n == 'sumdb' for n in names)
+    if kind == 'install_root':
+        return all(_VERSION_DIR.match(n) for n in names)
+    if kind == 'metrics_dir':
+        return all(n.endswith(('.prom', '.prom.tmp', '.prom.$$')) and not os.path.isdir(os.path.join(path, n))
+                   for n in names)
+    return False
+
+
+def check_dir(path, var, kind, adopt=False, adopt_var=None, accounts=None, owned=None):
+    """Refuse a directory the role creates, owns or repairs recursively; return what exists.
+
+    kind: build_cache, mod_cache, install_root, metrics_dir (what looks_like() expects in it).
+    owned(st) may tell that an existing directory is already the role's (e.g. the cache group and
+    setgid), which skips the content check. Returns True when the directory exists.
+    """
+    error = syntax_error(path, var)
+    if error:
+        raise Refused(error)
+    tree = system_tree(path, accounts)
+    if tree == path:
+        raise Refused('%s is %s, a system directory%s: the role would take it over. Choose a directory '
+                      'of its own below it, such as %s.' % (
+                          var, path, ' (an account\'s home)' if tree not in SYSTEM_TREES else '',
+                          _example(kind)))
+    if tree:
+        raise Refused('%s is %s, which holds %s: the role would take over a system directory. Choose a '
+                      'directory of its own, such as %s.' % (var, path, tree, _example(kind)))
+    link = symlinked_parent(path)
+    if link:
+        raise Refused('%s is %s, below the symlink %s (-> %s): the role would follow it wherever it points. '
+                      'Give the real path.' % (var, path, link, os.readlink(link)))
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(st.st_mode):
+        raise Refused('%s is %s, a symlink to %s: give the real directory instead.' % (var, path, os.readlink(path)))
+    if not stat.S_ISDIR(st.st_mode):
+        raise Refused('%s is %s, which exists and is not a directory. Move it away or choose another path.'
+                      % (var, path))
+    if adopt or (owned is not None and owned(st)):
+        return True
+    entries = os.listdir(path)
+    if entries and not looks_like(kind, path, entries):
+        shown = ', '.join(sorted(entries)[:5]) + (', ...' if len(entries) > 5 else '')
+        raise Refused('%s is %s, an existing directory that does not look like %s (it holds %s). Choose an '
+                      'empty or new directory, or set %s: true to let the role take it over (its '
+                      'content gets the role\'s owner, group and permissions).' % (
+                          var, path, _WHAT[kind], shown, adopt_var or 'the adopt option'))
+    return True
+
+
+_WHAT = {'build_cache': 'a Go build cache', 'mod_cache': 'a Go module cache',
+         'install_root': 'installed Go toolchains', 'metrics_dir': 'a directory of textfile metrics (*.prom)'}
+_EXAMPLES = {'build_cache': '/var/cache/go/build', 'mod_cache': '/var/cache/go/mod',
+             'install_root': '/usr/local/lib/go', 'metrics_dir': '/var/lib/prometheus/node-exporter'}
+
+
+def _example(kind):
+    return _EXAMPLES.get(kind, '/var/lib/<name>')
+
+
+def check_file(path, var, package_owner=None, marker=MARKER, accounts=None):
+    """Refuse a file path that would replace a file the roles did not write.
+
+    package_owner(path) returns the Debian package that owns path, or None. Returns True when the
+    file exists (and is the roles').
+    """
+    error = syntax_error(path, var)
+    if error:
+        raise Refused(error)
+    if path in SYSTEM_TREES or system_tree(path, accounts) == path:
+        raise Refused('%s is %s, a system directory, not a file path. Give the path of a file of the role\'s '
+                      'own.' % (var, path))
+    link = symlinked_parent(path)
+    if link:
+        raise Refused('%s is %s, below the symlink %s (-> %s): give the real path.'
+                      % (var, path, link, os.readlink(link)))
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        owner = package_owner(path) if package_owner else None
+        if owner:
+            raise Refused('%s is %s, a path that the Debian package %s owns. Choose another path.'
+                          % (var, path, owner))
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        raise Refused('%s is %s, which exists and is not a regular file. Move it away or choose another path.'
+                      % (var, path))
+    owner = package_owner(path) if package_owner else None
+    if owner:
+        raise Refused('%s is %s, a file of the Debian package %s: the role never replaces it. Choose another '
+                      'path.' % (var, path, owner))
+    if not has_marker(path, marker):
+        raise Refused('%s is %s, an existing file that the roles did not write (it has no "%s" line): the role '
+                      'never replaces it. Move it away, or choose another path.' % (var, path, marker))
+    return True
+
+
+def has_marker(path, marker=MARKER, head=4096):
+    try:
+        with open(path, 'rb') as handle:
+            return marker.encode() in handle.read(head)
+    except OSError:
+        return False
+
+
+def dpkg_owner(run_command, dpkg_query):
+    """A package_owner() for check_file: run_command(argv) -> (rc, out, err), as AnsibleModule's."""
+    def owner(path):
+        if not dpkg_query:
+            return None
+        candidates = [path]
+        real = os.path.realpath(os.path.dirname(path))
+        if real != os.path.dirname(path):
+            candidates.append(os.path.join(real, os.path.basename(path)))  # merged /usr: /bin/x is /usr/bin/x
+        for candidate in candidates:
+            rc, out, _err = run_command([dpkg_query, '--search', '--', candidate])
+            if rc == 0:
+                for line in out.splitlines():
+                    packages, _sep, owned_path = line.partition(': ')
+                    if owned_path.strip() == candidate and not packages.startswith('diversion by'):
+                        return packages.strip()
+        return None
+    return owner
