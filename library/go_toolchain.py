@@ -17,7 +17,14 @@ description:
     I(archive), its sha256 verified, extracted into a temporary directory on the same filesystem,
     checked by running its own C(bin/go version), and only then renamed into place.
   - I(link) is switched by renaming a new symlink over the old one, so there is never a moment
-    without a working C(go) behind it. Commands in I(bin_dirs) point at I(link).
+    without a working C(go) behind it. C(gofmt) in I(bin_dirs) points at I(link); C(go) points at a
+    small launcher, I(install_root)/bin/go, which runs I(link)/bin/go and, for accounts that can write the
+    shared caches listed in C(/etc/go-buildhost/shared-caches.env) (the go_cache role writes it), sets
+    GOCACHE and GOMODCACHE to them. Everyone else keeps Go's own per-user caches.
+  - Before anything changes, refuses paths that could hurt the system (C(module_utils/path_guard.py)):
+    I(install_root) and I(link) as system trees, account homes or below a symlink; an I(install_root) that
+    holds something else than toolchains (unless I(adopt_install_root)); a C(go) or C(gofmt) in I(bin_dirs)
+    that this module did not create, such as a distribution package's C(/usr/bin/go).
   - Entries named C(.tmp-go-buildhost-*) left by an interrupted run are removed first.
   - Versions beyond I(keep_versions) are removed, never the active one.
   - Writes a local fact file with the active version, GOROOT and the installed versions.
@@ -56,10 +63,16 @@ options:
     type: path
     default: /usr/local/go
   bin_dirs:
-    description: Directories that get C(go) and C(gofmt) symlinks pointing through I(link).
+    description:
+      - Directories that get C(go) and C(gofmt) symlinks (to the launcher and through I(link)).
+      - C(/usr/bin) is on the default PATH of cron jobs, C(/usr/local/bin) on that of shells, services and sudo.
     type: list
     elements: path
-    default: [/usr/local/bin]
+    default: [/usr/local/bin, /usr/bin]
+  adopt_install_root:
+    description: Accept an existing I(install_root) that holds other things than installed toolchains.
+    type: bool
+    default: false
   keep_versions:
     description: How many versions to keep installed, the active one included.
     type: int
@@ -144,6 +157,7 @@ import os
 import shutil
 import tempfile
 
+from ansible.module_utils.path_guard import Refused, check_dir, dpkg_owner, symlinked_parent, system_tree
 from ansible.module_utils.atomic_fs import (
     TMP_PREFIX, fsync_dir, list_temporaries, read_text, remove_tree, replace_symlink, sweep, write_file)
 from ansible.module_utils.basic import AnsibleModule
@@ -153,6 +167,23 @@ from ansible.module_utils.host_lock import host_lock, lock_argument_spec
 
 COMMANDS = ('go', 'gofmt')
 CHUNK = 1024 * 1024
+SHARED_CACHES = '/etc/go-buildhost/shared-caches.env'
+LAUNCHER = '''#!/bin/sh
+# go-buildhost (go_toolchain): the go command of the active toolchain, %(link)s/bin/go.
+# An account that can write the shared Go caches listed in %(conf)s (written by the
+# go_cache role) uses them; every other account keeps Go's own per-user caches, so no default
+# ever leaves an account unable to build. GOCACHE or GOMODCACHE set by the caller win.
+if [ -r %(conf)s ]; then
+    while IFS='=' read -r key value; do
+        [ -n "$value" ] && [ -d "$value" ] && [ -w "$value" ] && [ -x "$value" ] || continue
+        case $key in
+            GOCACHE) [ -n "${GOCACHE:-}" ] || { GOCACHE=$value; export GOCACHE; } ;;
+            GOMODCACHE) [ -n "${GOMODCACHE:-}" ] || { GOMODCACHE=$value; export GOMODCACHE; } ;;
+        esac
+    done < %(conf)s
+fi
+exec %(link)s/bin/go "$@"
+'''
 
 
 class Toolchain(object):
@@ -163,8 +194,15 @@ class Toolchain(object):
         self.link = params['link']
         self.bin_dirs = params['bin_dirs']
         self.fact_path = params['fact_path']
+        self.launcher = os.path.join(self.root, 'bin', 'go')
         self.actions = []
         self.removed = []
+
+    def launcher_text(self):
+        return LAUNCHER % dict(link=self.link, conf=SHARED_CACHES)
+
+    def want_link(self, command):
+        return self.launcher if command == 'go' else os.path.join(self.link, 'bin', command)
 
     # ---- reading -------------------------------------------------------
     def installed(self):
@@ -206,7 +244,7 @@ class Toolchain(object):
         for directory in self.bin_dirs:
             for command in COMMANDS:
                 path = os.path.join(directory, command)
-                want = os.path.join(self.link, 'bin', command)
+                want = self.want_link(command)
                 if os.path.islink(path):
                     have = os.readlink(path)
                     if have == want:
@@ -219,6 +257,13 @@ class Toolchain(object):
         return todo
 
     def fail_unmanaged(self, path, what):
+        owner = dpkg_owner(self.module.run_command, self.module.get_bin_path('dpkg-query'))(path)
+        if owner:
+            self.module.fail_json(
+                msg='%s belongs to the Debian package %s, and go_toolchain never replaces a package\'s file. Take '
+                    '%s out of go_toolchain_bin_dirs (cron jobs then need a PATH line with /usr/local/bin), or '
+                    'remove the package (apt-get remove %s) to use this role\'s Go; nothing was changed.'
+                    % (path, owner, os.path.dirname(path), owner))
         self.module.fail_json(
             msg='%s is %s that go_toolchain did not create (a distribution golang package?). Remove it, '
                 'or take %s out of go_toolchain_bin_dirs; nothing was changed.'
@@ -362,6 +407,38 @@ def validate(module):
         params['link'] = params['link'].rstrip('/')
 
 
+def guard(module):
+    """Refuse, before anything changes, paths that would point the module at the system."""
+    params = module.params
+    errors = []
+    try:
+        # Removal takes away only the toolchains it installed: other content may stay.
+        check_dir(params['install_root'], 'go_toolchain_install_root', 'install_root',
+                  adopt=params['adopt_install_root'] or params['state'] == 'absent',
+                  adopt_var='go_toolchain_adopt_install_root')
+    except Refused as exc:
+        errors.append(str(exc))
+    link = params['link']
+    tree = system_tree(link)
+    if tree:
+        errors.append('go_toolchain_link is %s, %s: the role replaces it with a symlink. Use a path of its '
+                      'own, such as /usr/local/go.' % (link, 'a system directory' if tree == link else
+                                                       'which holds %s' % tree))
+    elif symlinked_parent(link):
+        errors.append('go_toolchain_link is %s, below the symlink %s: give the real path.'
+                      % (link, symlinked_parent(link)))
+    for directory in params['bin_dirs']:
+        if os.path.normpath(directory) != directory.rstrip('/') or directory != directory.rstrip('/') or \
+                directory == '/':
+            errors.append('go_toolchain_bin_dirs entries must be normal absolute directories, got %r.' % directory)
+        elif os.path.islink(directory) or symlinked_parent(directory):
+            errors.append('go_toolchain_bin_dirs lists %s, which is or is below a symlink (%s): give the real '
+                          'directory (for example /usr/bin rather than /bin).' % (
+                              directory, directory if os.path.islink(directory) else symlinked_parent(directory)))
+    if errors:
+        module.fail_json(msg=' '.join(errors) + ' Nothing was changed.', refused=errors)
+
+
 def present(module, tc):
     params = module.params
     version = params['version']
@@ -371,6 +448,9 @@ def present(module, tc):
     want_target = os.path.join(tc.root, version)
     leftovers = tc.temporaries(keep=[params['archive']] if params['archive'] else [])
     bin_todo = tc.bin_link_state()
+    launcher_text = tc.launcher_text()
+    launcher_changed = read_text(tc.launcher) != launcher_text or (
+        os.path.exists(tc.launcher) and os.stat(tc.launcher).st_mode & 0o7777 != 0o755)
     need_install = version not in installed
     after_installed = sorted(set(installed) | {version}, key=parse_release)
     doomed = tc.prune(after_installed, version, params['keep_versions'])
@@ -384,6 +464,8 @@ def present(module, tc):
         tc.actions.append('install %s into %s' % (version, want_target))
     if target != want_target:
         tc.actions.append('switch %s from %s to %s' % (tc.link, target or '(none)', want_target))
+    if launcher_changed:
+        tc.actions.append('write the go launcher %s' % tc.launcher)
     tc.actions.extend('link %s -> %s' % pair for pair in bin_todo)
     tc.actions.extend('remove %s' % os.path.join(tc.root, v) for v in doomed)
     if fact_changed:
@@ -394,7 +476,7 @@ def present(module, tc):
                   installed_versions=final_installed, removed_versions=doomed,
                   archive_needed=need_install, goarch=params['goarch'])
     if module._diff and changed:
-        wanted_links = sorted({(p, os.path.join(tc.link, 'bin', os.path.basename(p)))
+        wanted_links = sorted({(p, tc.want_link(os.path.basename(p)))
                                for p, _ in current_bin_links(tc.bin_dirs)} | set(bin_todo))
         result['diff'] = dict(
             before_header='go toolchain', after_header='go toolchain',
@@ -421,6 +503,10 @@ def present(module, tc):
             if not os.path.isdir(parent):
                 os.makedirs(parent, 0o755)
             replace_symlink(tc.link, want_target)
+        if launcher_changed:
+            if not os.path.isdir(os.path.dirname(tc.launcher)):
+                os.makedirs(os.path.dirname(tc.launcher), 0o755)
+            write_file(tc.launcher, launcher_text, 0o755)
         for path, want in bin_todo:
             if not os.path.isdir(os.path.dirname(path)):
                 os.makedirs(os.path.dirname(path), 0o755)
@@ -455,9 +541,12 @@ def absent(module, tc):
     leftovers = tc.temporaries(keep=[])
     fact_exists = bool(tc.fact_path) and os.path.exists(tc.fact_path)
     root_exists = os.path.isdir(tc.root)
+    launcher_exists = os.path.isfile(tc.launcher) and not os.path.islink(tc.launcher)
     tc.actions.extend('remove %s' % p for p in ours)
     if link_ours:
         tc.actions.append('remove %s' % tc.link)
+    if launcher_exists:
+        tc.actions.append('remove %s' % tc.launcher)
     tc.actions.extend('remove %s' % os.path.join(tc.root, v) for v in installed)
     tc.actions.extend('remove %s' % p for p in leftovers)
     if fact_exists:
@@ -479,6 +568,10 @@ def absent(module, tc):
     sweep(leftovers)
     for version in installed:
         remove_tree(os.path.join(tc.root, version))
+    if launcher_exists:
+        os.unlink(tc.launcher)
+        if not os.listdir(os.path.dirname(tc.launcher)):
+            os.rmdir(os.path.dirname(tc.launcher))
     if root_exists and not os.listdir(tc.root):
         os.rmdir(tc.root)
     if fact_exists:
@@ -497,7 +590,8 @@ def main():
             goarch=dict(type='str', default='amd64'),
             install_root=dict(type='path', default='/usr/local/lib/go'),
             link=dict(type='path', default='/usr/local/go'),
-            bin_dirs=dict(type='list', elements='path', default=['/usr/local/bin']),
+            bin_dirs=dict(type='list', elements='path', default=['/usr/local/bin', '/usr/bin']),
+            adopt_install_root=dict(type='bool', default=False),
             keep_versions=dict(type='int', default=2),
             fact_path=dict(type='str', default='/etc/ansible/facts.d/go_toolchain.fact'),
             timeout=dict(type='int', default=60),
@@ -507,6 +601,7 @@ def main():
         supports_check_mode=True,
     )
     validate(module)
+    guard(module)
     tc = Toolchain(module)
     with host_lock(module, 'go_toolchain state=%s version=%s' % (module.params['state'], module.params['version'])):
         if module.params['state'] == 'present':

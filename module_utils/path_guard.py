@@ -113,14 +113,14 @@ def looks_like(kind, path, entries):
         return os.path.isdir(os.path.join(path, 'cache', 'download')) and all(
             n == 'cache' or '.' in n or n == 'sumdb' for n in names)
     if kind == 'install_root':
-        return all(_VERSION_DIR.match(n) for n in names)
+        return all(_VERSION_DIR.match(n) or n == 'bin' for n in names)  # bin: go_toolchain's launcher
     if kind == 'metrics_dir':
         return all(n.endswith(('.prom', '.prom.tmp', '.prom.$$')) and not os.path.isdir(os.path.join(path, n))
                    for n in names)
     return False
 
 
-def check_dir(path, var, kind, adopt=False, adopt_var=None, accounts=None, owned=None):
+def check_dir(path, var, kind, *, adopt=False, adopt_var=None, accounts=None, owned=None):
     """Refuse a directory the role creates, owns or repairs recursively; return what exists.
 
     kind: build_cache, mod_cache, install_root, metrics_dir (what looks_like() expects in it).
@@ -174,7 +174,7 @@ def _example(kind):
     return _EXAMPLES.get(kind, '/var/lib/<name>')
 
 
-def check_file(path, var, package_owner=None, marker=MARKER, accounts=None):
+def check_file(path, var, *, package_owner=None, marker=MARKER, accounts=None):
     """Refuse a file path that would replace a file the roles did not write.
 
     package_owner(path) returns the Debian package that owns path, or None. Returns True when the
@@ -193,6 +193,8 @@ def check_file(path, var, package_owner=None, marker=MARKER, accounts=None):
     try:
         st = os.lstat(path)
     except FileNotFoundError:
+        st = None
+    if st is None:
         owner = package_owner(path) if package_owner else None
         if owner:
             raise Refused('%s is %s, a path that the Debian package %s owns. Choose another path.'

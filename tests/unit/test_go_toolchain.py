@@ -5,11 +5,15 @@ import hashlib
 import io
 import json
 import os
+import subprocess
 import tarfile
+import tempfile
+from pathlib import Path
 
 import pytest
+from ansible.module_utils import basic
 
-from .conftest import ModuleFail
+from .conftest import ModuleFail, load_library
 
 GO_SCRIPT = '#!/bin/sh\necho "go version go%s linux/%s"\n'
 
@@ -76,8 +80,10 @@ def test_fresh_install_then_noop(env):
     assert result['changed'] is True
     assert result['archive_needed'] is True
     assert os.readlink(env.link) == str(env.lib / '1.27.3')
-    assert os.readlink(env.bin / 'go') == str(env.link / 'bin/go')
+    assert os.readlink(env.bin / 'go') == str(env.lib / 'bin/go'), 'go runs the launcher'
     assert os.readlink(env.bin / 'gofmt') == str(env.link / 'bin/gofmt')
+    assert subprocess.run([str(env.bin / 'go')], capture_output=True, text=True, check=True).stdout == \
+        'go version go1.27.3 linux/amd64\n', 'the launcher runs the active toolchain'
     assert (env.lib / '1.27.3/VERSION').read_text() == 'go1.27.3\n'
     fact = json.loads(env.fact.read_text())
     assert fact == {'active_version': '1.27.3', 'goroot': str(env.lib / '1.27.3'), 'link': str(env.link),
@@ -106,19 +112,19 @@ def test_upgrade_downgrade_and_keep_versions(env):
     result = env.run('1.27.3', diff=True)
     assert result['previous_version'] == '1.26.6'
     assert result['removed_versions'] == ['1.25.5']
-    assert sorted(os.listdir(env.lib)) == ['1.26.6', '1.27.3']
+    assert sorted(os.listdir(env.lib)) == ['1.26.6', '1.27.3', 'bin']
     assert '-> %s' % (env.lib / '1.26.6') in result['diff']['before']
     assert '-> %s' % (env.lib / '1.27.3') in result['diff']['after']
 
     down = env.run('1.26.6')
     assert down['changed'] is True and down['archive_needed'] is False
     assert os.readlink(env.link) == str(env.lib / '1.26.6')
-    assert sorted(os.listdir(env.lib)) == ['1.26.6', '1.27.3']
+    assert sorted(os.listdir(env.lib)) == ['1.26.6', '1.27.3', 'bin']
     assert json.loads(env.fact.read_text())['active_version'] == '1.26.6'
 
     only = env.run('1.26.6', keep_versions=1)
     assert only['removed_versions'] == ['1.27.3']
-    assert os.listdir(env.lib) == ['1.26.6']
+    assert sorted(os.listdir(env.lib)) == ['1.26.6', 'bin']
 
 
 def test_checksum_mismatch_changes_nothing(env):
@@ -126,7 +132,7 @@ def test_checksum_mismatch_changes_nothing(env):
     with pytest.raises(ModuleFail, match=r'Checksum mismatch for file://.*expected sha256 0{64}.*nothing was changed'):
         env.run('1.27.3', sha256='0' * 64)
     assert os.readlink(env.link) == str(env.lib / '1.26.6')
-    assert os.listdir(env.lib) == ['1.26.6']
+    assert sorted(os.listdir(env.lib)) == ['1.26.6', 'bin']
     assert env.temporaries() == []
 
 
@@ -290,3 +296,91 @@ def test_hold_host_lock_keeps_the_lock_until_the_module_ends(tmp_path):
         host_lock.hold_host_lock(FakeModule(), 'second')
     del first._go_buildhost_lock
     host_lock.hold_host_lock(FakeModule(), 'third')
+
+
+def test_the_launcher_hands_the_shared_caches_to_accounts_that_can_write_them():
+    """The launcher's own logic, run by sh: writable shared caches are used, others and the caller's win."""
+    with tempfile.TemporaryDirectory(prefix='gbh-launcher-') as top:  # /tmp: every account may enter it
+        os.chmod(top, 0o755)  # noqa: S103 - the unprivileged case must reach the script
+        launcher_cases(Path(top))
+
+
+def launcher_cases(tmp_path):
+    launcher = load_library('go_toolchain').LAUNCHER
+    fake_go = tmp_path / 'go' / 'bin' / 'go'
+    fake_go.parent.mkdir(parents=True)
+    fake_go.write_text('#!/bin/sh\necho "GOCACHE=${GOCACHE:-unset} GOMODCACHE=${GOMODCACHE:-unset} $*"\n')
+    fake_go.chmod(0o755)
+    conf = tmp_path / 'shared-caches.env'
+    script = tmp_path / 'launcher'
+    script.write_text(launcher % dict(link=tmp_path / 'go', conf=conf))
+    script.chmod(0o755)
+    shared = tmp_path / 'build'
+    shared.mkdir()
+
+    def run(env=None, mode=None):
+        if mode is not None:
+            shared.chmod(mode)
+        command = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', str(script), 'build', './...'] \
+            if mode is not None else [str(script), 'build', './...']
+        base = {'PATH': '/usr/bin:/bin'}
+        return subprocess.run(command, env=dict(base, **(env or {})), capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    assert run() == 'GOCACHE=unset GOMODCACHE=unset build ./...', 'no shared caches: Go decides'
+    conf.write_text('# go-buildhost (go_cache)\nGOCACHE=%s\nGOMODCACHE=%s/missing\n' % (shared, tmp_path))
+    assert run() == 'GOCACHE=%s GOMODCACHE=unset build ./...' % shared
+    assert run({'GOCACHE': '/elsewhere'}) == 'GOCACHE=/elsewhere GOMODCACHE=unset build ./...'
+    if os.geteuid() == 0:
+        assert run(mode=0o2770) == 'GOCACHE=unset GOMODCACHE=unset build ./...', \
+            'an account that cannot write the shared cache keeps its own'
+        assert run(mode=0o2777) == 'GOCACHE=%s GOMODCACHE=unset build ./...' % shared
+
+
+def test_a_package_owned_go_is_named_and_never_replaced(env, monkeypatch):
+    env.bin.mkdir()
+    (env.bin / 'go').write_text('#!/bin/sh\n')
+    real = basic.AnsibleModule.run_command
+
+    def fake(self, argv, **kwargs):
+        if argv[1:3] == ['--search', '--']:
+            return 0, 'golang-go: %s\n' % argv[-1], ''
+        return real(self, argv, **kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, 'run_command', fake)
+    monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path', lambda self, name, *a, **k: '/usr/bin/' + name)
+    with pytest.raises(ModuleFail, match=r'belongs to the Debian package golang-go.*Take .* out of '
+                                         r'go_toolchain_bin_dirs .cron jobs.*apt-get remove golang-go'):
+        env.run('1.27.3')
+    assert (env.bin / 'go').read_text() == '#!/bin/sh\n' and not env.lib.exists()
+
+
+@pytest.mark.parametrize('key,value,match', [
+    ('install_root', '/usr/local', 'go_toolchain_install_root is /usr/local, a system directory'),
+    ('install_root', '/usr', 'go_toolchain_install_root is /usr, a system directory'),
+    ('link', '/usr/local/bin', 'go_toolchain_link is /usr/local/bin, a system directory'),
+    ('link', '/etc', 'go_toolchain_link is /etc, a system directory'),
+    ('bin_dirs', ['/'], 'go_toolchain_bin_dirs entries must be normal absolute directories'),
+])
+def test_system_paths_are_refused_before_anything_changes(env, key, value, match):
+    with pytest.raises(ModuleFail, match=match + '.*Nothing was changed'):
+        env.run('1.27.3', **{key: value})
+    assert not env.lib.exists() and not env.bin.exists()
+
+
+def test_an_install_root_full_of_something_else_needs_the_opt_in(env):
+    env.lib.mkdir(parents=True)
+    (env.lib / 'notes').write_text('mine')
+    with pytest.raises(ModuleFail, match='does not look like installed Go toolchains.*go_toolchain_adopt_install_root'):
+        env.run('1.27.3')
+    assert os.listdir(env.lib) == ['notes']
+    assert env.run('1.27.3', adopt_install_root=True)['changed'] is True
+
+
+def test_a_symlinked_bin_dir_is_refused(env, tmp_path):
+    real = tmp_path / 'usr-bin'
+    real.mkdir()
+    os.symlink(real, tmp_path / 'bin-link')
+    with pytest.raises(ModuleFail, match='go_toolchain_bin_dirs lists .*bin-link, which is or is below a symlink'):
+        env.run('1.27.3', bin_dirs=[str(tmp_path / 'bin-link')])
+    assert os.listdir(real) == []

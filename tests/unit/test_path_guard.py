@@ -88,6 +88,8 @@ def test_what_each_kind_expects_to_find(tmp_path):
     with pytest.raises(Refused, match='textfile metrics'):
         guard.check_dir(str(metrics), 'v', 'metrics_dir', accounts=NO_HOMES)
     (root / 'bin').mkdir()
+    assert guard.check_dir(str(root), 'v', 'install_root', accounts=NO_HOMES), 'bin holds the go launcher'
+    (root / 'src').mkdir()
     with pytest.raises(Refused, match='installed Go toolchains'):
         guard.check_dir(str(root), 'v', 'install_root', accounts=NO_HOMES)
 
