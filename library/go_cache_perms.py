@@ -173,7 +173,7 @@ caches:
       description: Wrong entries left alone (hard-linked files, entries that vanished or changed during the run).
       type: int
     unsafe:
-      description: Wrong files never made group-writable (setuid, setgid, or owned by a non-member), a subset of skipped.
+      description: Wrong files never made group-writable (setuid, setgid, owned by a non-member); part of skipped.
       type: int
     problems:
       description: Number of entries with each problem before the run.

@@ -36,7 +36,7 @@ def render(template, **overrides):
 def test_templates_start_with_the_managed_header_and_the_role(template):
     lines = (ROLE / 'templates' / template).read_text().splitlines()
     assert lines[0] == '{{ ansible_managed | comment }}'
-    assert lines[1].startswith('# go_cache role: ')
+    assert lines[1].startswith('# go_cache role (go-buildhost): '), 'the marker path_guard looks for'
 
 
 def test_the_audit_code_shipped_with_the_health_check_is_the_module_utils_one():
