@@ -23,7 +23,7 @@ description:
   - Changes go through file descriptors opened with C(O_NOFOLLOW) and checked against what the walk saw,
     so a member who swaps a directory for a symlink cannot make the repair touch anything outside the cache.
     Regular files with several hard links, setuid or setgid files, and files owned by a user who is
-    neither I(owner) nor a member of I(group) are reported and left alone: the repair never makes them
+    neither I(owner) nor a member of I(group) are reported and left alone; the repair never makes them
     group-writable.
   - Before anything changes, refuses cache paths that are system trees (C(/usr), C(/etc), C(/home), ...),
     account homes, paths below a symlink, and existing directories that do not look like Go caches
@@ -63,6 +63,13 @@ options:
     description: The name that errors give I(adopt) (the role's variable).
     type: str
     default: adopt
+  restart_services:
+    description:
+      - Restart the services of members that run without the group (they started before their user joined it,
+        so they cannot write the caches). Without it they are reported in C(stale_members) and a warning.
+      - Session scopes are always only reported.
+    type: bool
+    default: false
   paths:
     description:
       - Further paths the calling role will write later in the same run, checked here first so that a bad
@@ -189,6 +196,27 @@ group_created:
   description: Whether the group was (or, in check mode, would be) created.
   returned: always
   type: bool
+stale_members:
+  description: Members' services and sessions whose processes lack the group, before any restart.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    unit:
+      description: The systemd unit (C(.service) or C(.scope)).
+      type: str
+    user:
+      description: Its user.
+      type: str
+    pids:
+      description: Its processes without the group.
+      type: list
+      elements: int
+restarted:
+  description: The services restarted (or that would be, in check mode) because of I(restart_services).
+  returned: always
+  type: list
+  elements: str
 members_added:
   description: Users added to the group (or that would be, in check mode).
   returned: always
@@ -210,7 +238,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.go_cache_audit import (
-    PROBLEMS, AuditError, Policy, check, make_top, open_top, repair, walk)
+    PROBLEMS, AuditError, Policy, check, make_top, open_top, repair, stale_members, walk)
 from ansible.module_utils.host_lock import host_lock, lock_argument_spec
 from ansible.module_utils.path_guard import Refused, check_dir, check_file, dpkg_owner
 
@@ -370,6 +398,7 @@ def main():
                 var=dict(type='str'),
             )),
             adopt=dict(type='bool', default=False),
+            restart_services=dict(type='bool', default=False),
             adopt_var=dict(type='str', default='adopt'),
             paths=dict(type='list', elements='dict', default=[], options=dict(
                 path=dict(type='str', required=True),
@@ -441,6 +470,33 @@ def guard(module):
         module.fail_json(msg=' '.join(errors) + ' Nothing was changed.', refused=errors)
 
 
+def stale_services(module, gid, added, actions):
+    """Members' processes without the group; their services restarted with restart_services, else reported."""
+    if gid is None:
+        return [], []
+    stale = stale_members(gid)
+    if module.check_mode and added:  # the members about to be added: their running services will lack the group
+        users = set(added)
+        stale += [s for s in stale_members(gid, uids=[pwd.getpwnam(n).pw_uid for n in users])
+                  if s['unit'] not in set(x['unit'] for x in stale)]
+    services = sorted(set(s['unit'] for s in stale if s['unit'].endswith('.service')))
+    if not stale:
+        return [], []
+    if not module.params['restart_services']:
+        module.warn('These run as members of %s but without the group (they started before their user joined '
+                    'it), so they build with their own caches: %s. Restart them, or set go_cache_restart_services: '
+                    'true.' % (module.params['group'], ', '.join('%s (%s)' % (s['unit'], s['user']) for s in stale)))
+        return stale, []
+    actions.append('%s %s' % ('would restart' if module.check_mode else 'restarted', ', '.join(services)))
+    if not module.check_mode:
+        systemctl = module.get_bin_path('systemctl', required=True)
+        for unit in services:
+            rc, _out, err = module.run_command([systemctl, 'restart', unit])
+            if rc != 0:
+                module.fail_json(msg='Restarting %s (go_cache_restart_services) failed: %s' % (unit, err.strip()))
+    return stale, services
+
+
 def run(module):
     params = module.params
     guard(module)
@@ -476,9 +532,11 @@ def run(module):
         if result['skipped']:
             actions.append('left %d entries in %s alone (%d setuid, setgid or not a member\'s; the others hard '
                            'links, or changed during the run)' % (result['skipped'], result['path'], result['unsafe']))
-    changed = group_created or bool(to_add) or any(r['created'] or r['wrong'] > r['skipped'] for r in results)
+    stale, restarted = stale_services(module, gid, to_add, actions)
+    changed = group_created or bool(to_add) or bool(restarted) or any(
+        r['created'] or r['wrong'] > r['skipped'] for r in results)
     out = dict(changed=changed, caches=results, group_created=group_created, members_added=to_add, actions=actions,
-               missing_packages=missing_packages(module))
+               missing_packages=missing_packages(module), stale_members=stale, restarted=restarted)
     if module._diff and changed:
         before = ''.join(summary(r) for r in results)
         after = ''.join('%s (%s cache): every entry right\n' % (r['path'], r['kind']) for r in results)

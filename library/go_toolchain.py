@@ -21,7 +21,7 @@ description:
     small launcher, I(install_root)/bin/go, which runs I(link)/bin/go and, for accounts that can write the
     shared caches listed in C(/etc/go-buildhost/shared-caches.env) (the go_cache role writes it), sets
     GOCACHE and GOMODCACHE to them. Everyone else keeps Go's own per-user caches.
-  - Before anything changes, refuses paths that could hurt the system (C(module_utils/path_guard.py)):
+  - Before anything changes, refuses paths that could hurt the system (C(module_utils/path_guard.py));
     I(install_root) and I(link) as system trees, account homes or below a symlink; an I(install_root) that
     holds something else than toolchains (unless I(adopt_install_root)); a C(go) or C(gofmt) in I(bin_dirs)
     that this module did not create, such as a distribution package's C(/usr/bin/go).

@@ -28,7 +28,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import grp
 import os
+import pwd
 import stat
 import struct
 
@@ -429,3 +431,77 @@ def make_top(path, policy):
         apply(fd, plan(os.fstat(fd), read_acl(fd, ACCESS), read_acl(fd, DEFAULT), policy, top=True))
     finally:
         os.close(fd)
+
+
+# ---- members whose processes cannot use the caches ---------------------------------------------
+
+def member_uids(gid):
+    """The uids of the group's members: supplementary (/etc/group) and primary (/etc/passwd)."""
+    try:
+        names = set(grp.getgrgid(gid).gr_mem)
+    except KeyError:
+        names = set()
+    return set(e.pw_uid for e in pwd.getpwall() if e.pw_gid == gid or e.pw_name in names)
+
+
+def _status(pid, proc):
+    fields = {}
+    try:
+        with open(os.path.join(proc, pid, 'status')) as handle:
+            for line in handle:
+                key, _sep, value = line.partition(':')
+                if key in ('Uid', 'Gid', 'Groups'):
+                    fields[key] = value.split()
+    except OSError:
+        return None
+    return fields
+
+
+def _unit(pid, proc):
+    """The systemd unit (service or scope) a process runs in, from its cgroup path, or None."""
+    try:
+        with open(os.path.join(proc, pid, 'cgroup')) as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        path = line.split(':', 2)[-1]
+        for part in reversed(path.split('/')):
+            if part.endswith(('.service', '.scope')):
+                return part
+    return None
+
+
+def stale_members(gid, proc='/proc', uids=None):
+    """Processes of the group's members that do not have the group: started before their user joined it.
+
+    Such a process cannot write the shared caches (the go launcher gives it its own instead) until it
+    is restarted. Returns [{unit, user, pids}], one entry per systemd unit (service or session scope).
+    """
+    members = member_uids(gid) if uids is None else set(uids)
+    members.discard(0)
+    found = {}
+    try:
+        pids = [p for p in os.listdir(proc) if p.isdigit()]
+    except OSError:
+        return []
+    for pid in pids:
+        fields = _status(pid, proc)
+        if not fields or 'Uid' not in fields:
+            continue
+        uid = int(fields['Uid'][1])  # effective
+        if uid not in members:
+            continue
+        groups = set(int(g) for g in fields.get('Groups', []))
+        if gid in groups or int(fields.get('Gid', ['-1', '-1'])[1]) == gid:
+            continue
+        unit = _unit(pid, proc) or 'pid %s' % pid
+        try:
+            user = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            user = str(uid)
+        entry = found.setdefault(unit, {'unit': unit, 'user': user, 'pids': []})
+        entry['pids'].append(int(pid))
+    for entry in found.values():
+        entry['pids'].sort()
+    return [found[k] for k in sorted(found)]

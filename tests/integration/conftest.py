@@ -174,10 +174,9 @@ class Fleet:
         subprocess.run(['docker', 'rm', '-f', *self.names], capture_output=True, check=False)
 
 
-# What an inventory that runs the whole site.yml gives go_env: go_cache shares the caches through
-# go_env, so the go_env play must write the same paths (roles/go_cache/README.md).
-SITE_CACHE_VARS = {'go_env_cache': '/var/cache/go/build', 'go_env_modcache': '/var/cache/go/mod',
-                   'go_env_modcache_shared': True}
+# What an inventory that runs the whole site.yml gives go_env: go_cache wires -modcacherw through
+# go_env, so the go_env play writes the same (roles/go_cache/README.md).
+SITE_CACHE_VARS = {'go_env_modcache_shared': True}
 
 
 class PlayResult:

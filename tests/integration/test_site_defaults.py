@@ -1,9 +1,10 @@
 """site.yml with an inventory that leaves go_env's cache variables alone.
 
-site.yml runs go_env in its own play, then go_cache, which gives go_env the shared caches. With
-go_env_cache, go_env_modcache and go_env_modcache_shared left at their defaults, the go_env play
-follows the caches that go_cache set up on the host (its local fact), so the two never undo each
-other: the second run changes nothing. The tests run in file order on one container.
+site.yml runs go_env in its own play, then go_cache, which gives go_env -modcacherw. With
+go_env_modcache_shared left at its default, the go_env play follows the caches that go_cache set up
+on the host (its local fact), so the two never undo each other: the second run changes nothing.
+The shared cache paths never enter go.env: the go launcher hands them to the accounts that can
+write them. The tests run in file order on one container.
 """
 
 import json
@@ -28,14 +29,21 @@ def test_second_run_changes_nothing_and_go_uses_the_shared_caches(target):
     assert again.changed == 0, again.messages()
     # go_cache's own go_env pass is skipped: the go_env play already wrote the same go.env.
     assert again.result('Decide whether go_env still needs')['ansible_facts'] == {'__go_cache_run_go_env': False}
-    assert go_env(target) == {'GOCACHE': '/var/cache/go/build', 'GOMODCACHE': '/var/cache/go/mod',
+    # builder is in no group: Go's own caches (the launcher gives the shared ones to members only).
+    home = target.sh("su - builder -c 'echo $HOME'")
+    assert go_env(target) == {'GOCACHE': home + '/.cache/go-build', 'GOMODCACHE': home + '/go/pkg/mod',
                               'GOFLAGS': '-modcacherw'}
+    # root can write the shared caches: the launcher hands them over.
+    assert json.loads(target.sh('go env -json GOCACHE GOMODCACHE')) == {
+        'GOCACHE': '/var/cache/go/build', 'GOMODCACHE': '/var/cache/go/mod'}
 
 
 def test_turning_the_go_env_wiring_off_takes_effect_in_one_run(target):
     off = dict(VARS, go_cache_go_env_enabled=False)
     result = target.play(off)
     assert not result.failed, result.messages()
+    assert json.loads(target.sh('go env -json GOCACHE'))['GOCACHE'] == '/root/.cache/go-build', \
+        'without the wiring, not even root is handed the shared caches'
     home = target.sh("su - builder -c 'echo $HOME'")
     assert go_env(target) == {'GOCACHE': home + '/.cache/go-build', 'GOMODCACHE': home + '/go/pkg/mod',
                               'GOFLAGS': ''}

@@ -295,3 +295,22 @@ def test_make_top_creates_root_owned_parents(tmp_path, policy):
     parent = os.stat(tmp_path / 'var/cache/go')
     assert (parent.st_uid, parent.st_gid, parent.st_mode & 0o777) == (0, 0, 0o755)
     assert problems(path, policy, top=True) == []
+
+
+def test_stale_members_are_the_members_processes_without_the_group(tmp_path):
+    """A fake /proc: a runner started before its user joined, one started after, and a non-member."""
+    def proc(pid, uid, gid, groups, cgroup):
+        (tmp_path / pid).mkdir()
+        (tmp_path / pid / 'status').write_text(
+            'Name:\tx\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nGroups:\t%s\n'
+            % (uid, uid, uid, uid, gid, gid, gid, gid, ' '.join(str(g) for g in groups)))
+        (tmp_path / pid / 'cgroup').write_text(cgroup)
+    proc('100', 1001, 1001, [1001], '0::/system.slice/gitlab-runner.service\n')
+    proc('101', 1001, 1001, [1001], '0::/system.slice/gitlab-runner.service\n')
+    proc('200', 1002, 1002, [1002, 990], '0::/system.slice/other-runner.service\n')
+    proc('300', 1003, 1003, [1003], '0::/user.slice/user-1003.slice/session-4.scope\n')
+    (tmp_path / 'self').mkdir()
+    found = audit.stale_members(990, proc=str(tmp_path), uids={1001, 1002})
+    assert [(s['unit'], s['pids']) for s in found] == [('gitlab-runner.service', [100, 101])]
+    assert audit.stale_members(990, proc=str(tmp_path), uids={1003})[0]['unit'] == 'session-4.scope'
+    assert audit.stale_members(990, proc=str(tmp_path / 'missing'), uids={1001}) == []

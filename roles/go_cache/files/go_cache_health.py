@@ -48,6 +48,7 @@ CONDITION_TEXT = {
     'size': 'over its size limit',
     'inodes': 'its filesystem is running out of inodes',
     'space': 'its filesystem is running out of space',
+    'stale_members': "members' services or sessions started before their user joined the group (restart them)",
 }
 GOCACHE_ENTRY = re.compile(r'^[0-9a-f]{2}/[0-9a-f]+-[ad]$')
 GOCACHE_SUBDIR = re.compile(r'^[0-9a-f]{2}$')
@@ -66,6 +67,9 @@ METRICS = (
     ('go_cache_last_run_timestamp_seconds', 'gauge', 'When the health check last completed, in Unix time.'),
     ('go_cache_health_duration_seconds', 'gauge', 'How long the last health check run took.'),
     ('go_cache_webhook_failures_total', 'counter', 'Webhook messages that could not be delivered after every retry.'),
+    ('go_cache_stale_member_processes', 'gauge',
+     "Processes of the group's members that lack the group (started before their user joined it): they cannot "
+     "write the shared caches until restarted."),
 )
 PROBLEM_NAMES = audit.PROBLEMS + ('missing',)
 
@@ -330,8 +334,9 @@ def age(now, then):
     return round(max(now - then, 0.0), 3) if then is not None else 0.0
 
 
-def render_metrics(reports, state, now, duration):
+def render_metrics(reports, state, now, duration, stale=()):
     samples = collections.defaultdict(list)
+    samples['go_cache_stale_member_processes'].append(('', sum(len(s['pids']) for s in stale)))
     for report in reports:
         cache = report.cache
         labels = 'cache="%s",path="%s"' % (label_value(cache['name']), label_value(cache['path']))
@@ -377,9 +382,12 @@ def human(size):
     return '%d B' % size
 
 
-def conditions(reports, config):
+def conditions(reports, config, stale=()):
     """{"<cache>:<condition>": details} of everything wrong after this run."""
     found = {}
+    if stale:
+        found['members:stale_members'] = {'cache': 'members', 'path': config['group'], 'bytes': 0, 'uids': [],
+                                          'units': ['%s (%s)' % (s['unit'], s['user']) for s in stale]}
     limits = config['thresholds']
     for report in reports:
         cache = report.cache
@@ -432,6 +440,8 @@ def message(host, new, resolved):
             fields.append({'title': 'Limit', 'value': human(details['max_bytes']), 'short': True})
         if 'ratio' in details:
             fields.append({'title': 'Filesystem used', 'value': '%.1f%%' % (details['ratio'] * 100), 'short': True})
+        if 'units' in details:
+            fields.append({'title': 'Units', 'value': '\n'.join(details['units']), 'short': False})
         attachments.append({
             'color': 'danger', 'title': '%s: %s' % (details['path'], CONDITION_TEXT[condition]),
             'fallback': '%s on %s: %s' % (details['path'], host, CONDITION_TEXT[condition]),
@@ -548,7 +558,9 @@ def run(config, dry_run=False, now=None, sleep=time.sleep, host=None):
             'problems': dict((k, v) for k, v in sorted(report.problems.items()) if v),
             'cleanup': done,
         }
-    current = conditions(reports, config)
+    stale = audit.stale_members(gid) if gid is not None else []
+    log['stale_members'] = stale
+    current = conditions(reports, config, stale)
     log['conditions'] = sorted(current)
     host = host or socket.getfqdn()
     if not dry_run:
@@ -556,7 +568,7 @@ def run(config, dry_run=False, now=None, sleep=time.sleep, host=None):
     now = time.time() if now is None else now
     duration = time.time() - started
     log['duration_seconds'] = round(duration, 3)
-    metrics = render_metrics(reports, state, now, duration)
+    metrics = render_metrics(reports, state, now, duration, stale)
     if dry_run:
         return log, metrics
     try:
