@@ -9,6 +9,10 @@ Writes drift.json and drift.xml (JUnit: one testsuite per host, one test
 case per role, a failure per role that drifted) into GO_BUILDHOST_AUDIT_DIR
 (default .cache/audit in the project), at the start of each
 play and at the end of the run, so a final play can read it.
+
+The JUnit file is for CI systems that read JUnit; AWX does not. Under AWX,
+playbooks/audit.yml hands drift.json to set_stats (go_buildhost_drift), which
+AWX keeps as the job's artifacts; the files go with the execution environment.
 """
 
 from __future__ import annotations
