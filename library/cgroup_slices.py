@@ -210,6 +210,7 @@ import time
 
 from ansible.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.path_guard import Refused, check_file, dpkg_owner
 from ansible.module_utils.host_lock import hold_host_lock, lock_argument_spec
 from ansible.module_utils.cgroup_fs import detect, mem_total, online_cpus, parse_systemctl_show, run_systemctl
 from ansible.module_utils.cgroup_spec import (
@@ -358,6 +359,12 @@ def main():
                       % MARKER_TAG)
     if '/' in params['dropin_name'] or not params['dropin_name'].endswith('.conf'):
         errors.append('dropin_name must be a file name ending in .conf, got "%s".' % params['dropin_name'])
+    if params['wrapper_path'] and os.path.isabs(params['wrapper_path']):
+        try:  # a system directory, a path below a symlink, a package's file, a file without the marker
+            check_file(params['wrapper_path'], 'build_cgroups_wrapper_path', marker=MARKER_TAG,
+                       package_owner=dpkg_owner(module.run_command, module.get_bin_path('dpkg-query')))
+        except Refused as exc:
+            errors.append(str(exc))
     if errors:
         module.fail_json(msg=' '.join(errors) + ' Nothing was changed.', errors=errors)
 

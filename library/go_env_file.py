@@ -25,6 +25,10 @@ description:
   - Optionally finds per-user Go env files (C(~/.config/go/env)) that override I(env) and reports them, or
     removes the overriding keys.
   - Every write goes through a temporary file in the same directory and a rename.
+  - Before anything is written, refuses a GOCACHE or GOMODCACHE that every account's C(go) would write into
+    the system (C(module_utils/path_guard.py)); a system tree (C(/usr), C(/home), ...), an account's home,
+    a path below a symlink, or an existing directory that does not look like such a cache; and an
+    I(install_root) that is a system tree.
 version_added: "1.0.0"
 author: go-buildhost contributors
 options:
@@ -223,6 +227,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.go_env import (
     GoEnvError, go_release_of, parse, remove_keys, render_profile, render_systemd, update, validate_env)
 from ansible.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible.module_utils.path_guard import Refused, check_dir
 
 HEADER = ['Managed by go-buildhost (role go_env); changes here are overwritten.',
           'Go runtime settings; the go command settings live in $GOROOT/go.env.']
@@ -511,9 +516,35 @@ def main():
     env = normalized(module, module.params['env'])
     runtime = module.params['runtime']
     runtime_env = normalized(module, runtime['env']) if runtime else None
+    guard(module, env)
 
     with host_lock(module, 'go_env_file %s' % ' '.join(sorted(env))):
         run(module, env, runtime_env)
+
+
+# The go.env cache keys and the role variables that set them, for the errors.
+CACHE_KEYS = (('GOCACHE', 'go_env_cache', 'build_cache'), ('GOMODCACHE', 'go_env_modcache', 'mod_cache'))
+
+
+def guard(module, env):
+    """Refuse cache paths that would make every account's go write into the system (path_guard's rules)."""
+    errors = []
+    for key, var, kind in CACHE_KEYS:
+        value = env.get(key)
+        if not value or value == 'off':
+            continue
+        try:
+            # Go creates and fills the directory; an existing one must already look like such a cache.
+            check_dir(value, '%s (%s)' % (var, key), kind)
+        except Refused as exc:
+            errors.append(str(exc))
+    if module.params['install_root']:
+        try:
+            check_dir(module.params['install_root'], 'go_env_install_root', 'install_root', adopt=True)
+        except Refused as exc:
+            errors.append(str(exc))
+    if errors:
+        module.fail_json(msg=' '.join(errors) + ' Nothing was written.', refused=errors)
 
 
 def normalized(module, given):

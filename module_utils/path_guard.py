@@ -12,8 +12,8 @@ One set of rules for every role, run by the modules on the host before they chan
 - none of its parents is a symlink (the target could be anywhere), and it is not a symlink itself;
 - an existing, non-empty directory must look like what the role would put there (a Go build
   cache, a module cache, installed toolchains, textfile metrics), unless the caller adopts it;
-- a file the role writes never replaces a file that lacks the role's marker, nor one that a
-  Debian package owns.
+- a file the role writes never replaces a file that lacks the role's marker (and the error names the
+  Debian package that owns it, if one does).
 
 Standard library only: the go-cache-health program runs without Ansible.
 """
@@ -157,10 +157,10 @@ def check_dir(path, var, kind, *, adopt=False, adopt_var=None, accounts=None, ow
     entries = os.listdir(path)
     if entries and not looks_like(kind, path, entries):
         shown = ', '.join(sorted(entries)[:5]) + (', ...' if len(entries) > 5 else '')
+        opt_in = (', or set %s: true to let the role take it over (its content gets the role\'s owner, group and '
+                  'permissions)' % adopt_var) if adopt_var else ''
         raise Refused('%s is %s, an existing directory that does not look like %s (it holds %s). Choose an '
-                      'empty or new directory, or set %s: true to let the role take it over (its '
-                      'content gets the role\'s owner, group and permissions).' % (
-                          var, path, _WHAT[kind], shown, adopt_var or 'the adopt option'))
+                      'empty or new directory%s.' % (var, path, _WHAT[kind], shown, opt_in))
     return True
 
 
@@ -193,24 +193,18 @@ def check_file(path, var, *, package_owner=None, marker=MARKER, accounts=None):
     try:
         st = os.lstat(path)
     except FileNotFoundError:
-        st = None
-    if st is None:
-        owner = package_owner(path) if package_owner else None
-        if owner:
-            raise Refused('%s is %s, a path that the Debian package %s owns. Choose another path.'
-                          % (var, path, owner))
         return False
     if not stat.S_ISREG(st.st_mode):
         raise Refused('%s is %s, which exists and is not a regular file. Move it away or choose another path.'
                       % (var, path))
+    if has_marker(path, marker):
+        return True  # the roles wrote it (a package's file never carries the marker): no dpkg call on a no-op
     owner = package_owner(path) if package_owner else None
     if owner:
         raise Refused('%s is %s, a file of the Debian package %s: the role never replaces it. Choose another '
                       'path.' % (var, path, owner))
-    if not has_marker(path, marker):
-        raise Refused('%s is %s, an existing file that the roles did not write (it has no "%s" line): the role '
-                      'never replaces it. Move it away, or choose another path.' % (var, path, marker))
-    return True
+    raise Refused('%s is %s, an existing file that the roles did not write (it has no "%s" line): the role '
+                  'never replaces it. Move it away, or choose another path.' % (var, path, marker))
 
 
 def has_marker(path, marker=MARKER, head=4096):

@@ -325,3 +325,13 @@ def test_daemon_reload_failure_is_reported(env):
     env.systemd.fail['daemon-reload'] = (1, 'Access denied')
     with pytest.raises(ModuleFail, match='systemctl daemon-reload failed .rc=1.: Access denied'):
         env.run()
+
+
+@pytest.mark.parametrize('path,match', [
+    ('/usr/bin', 'build_cgroups_wrapper_path is /usr/bin, a system directory, not a file path'),
+    ('/etc/passwd', 'build_cgroups_wrapper_path is /etc/passwd, an existing file that the roles did not write'),
+])
+def test_a_wrapper_path_that_would_replace_a_system_file_is_refused(env, path, match):
+    with pytest.raises(ModuleFail, match=match + '.*Nothing was changed'):
+        env.run(wrapper_path=path)
+    assert not env.unit_dir.exists() or os.listdir(env.unit_dir) == []

@@ -291,3 +291,27 @@ def test_symlinked_config_directory_is_skipped(tmp_path, lib, run_module):
     result = run_module('go_env_file', args(tmp_path, user_env='remove', home_dirs=[str(home)]))
     assert result['user_overrides'][0]['action'].startswith('skipped')
     assert (real / 'go/env').read_text() == 'GOPROXY=https://user.example.com\n'
+
+
+@pytest.mark.parametrize('key,value,match', [
+    ('GOCACHE', '/usr', r'go_env_cache \(GOCACHE\) is /usr, a system directory'),
+    ('GOMODCACHE', '/home', r'go_env_modcache \(GOMODCACHE\) is /home, a system directory'),
+    ('GOCACHE', '/etc/ssl/x/..', r'go_env_cache \(GOCACHE\) must be a normal absolute path'),
+])
+def test_cache_paths_that_would_write_into_the_system_are_refused(run_module, tmp_path, key, value, match):
+    target = tmp_path / 'go.env'
+    target.write_text('GOPROXY=https://proxy.golang.org,direct\n')
+    with pytest.raises(ModuleFail, match=match + '.*Nothing was written'):
+        run_module('go_env_file', dict(env={key: value}, path=[str(target)]))
+    assert target.read_text() == 'GOPROXY=https://proxy.golang.org,direct\n'
+
+
+def test_an_existing_foreign_directory_is_no_cache(run_module, tmp_path):
+    data = tmp_path / 'data'
+    data.mkdir()
+    (data / 'report.pdf').write_text('x')
+    with pytest.raises(ModuleFail, match=r'go_env_cache \(GOCACHE\) is .*data, an existing directory that does not '
+                                         r'look like a Go build cache .it holds report.pdf.. Choose an empty or new '
+                                         r'directory. Nothing'):
+        run_module('go_env_file', dict(env={'GOCACHE': str(data)}, path=[str(tmp_path / 'go.env')]))
+    assert not (tmp_path / 'go.env').exists()

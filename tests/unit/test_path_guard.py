@@ -109,14 +109,17 @@ def test_a_file_is_replaced_only_when_the_roles_wrote_it(tmp_path):
         guard.check_file('/etc', 'go_cache_alert_rules_path', accounts=NO_HOMES)
 
 
-def test_a_package_file_is_never_replaced_even_with_the_marker(tmp_path):
+def test_a_package_file_is_named_and_never_replaced(tmp_path):
     packaged = tmp_path / 'go'
-    packaged.write_text('#!/bin/sh\n# go-buildhost\n')
-    with pytest.raises(Refused, match='a file of the Debian package golang-go'):
+    packaged.write_text('#!/bin/sh\nexec /usr/lib/go-1.19/bin/go "$@"\n')
+    with pytest.raises(Refused, match='a file of the Debian package golang-go: the role never replaces it'):
         guard.check_file(str(packaged), 'go_toolchain_bin_dirs', package_owner=lambda p: 'golang-go',
                          accounts=NO_HOMES)
-    with pytest.raises(Refused, match='a path that the Debian package golang-go owns'):
-        guard.check_file(str(tmp_path / 'gone'), 'v', package_owner=lambda p: 'golang-go', accounts=NO_HOMES)
+    asked = []
+    assert guard.check_file(str(tmp_path / 'new'), 'v', package_owner=asked.append, accounts=NO_HOMES) is False
+    packaged.write_text('#!/bin/sh\n# go-buildhost\n')
+    assert guard.check_file(str(packaged), 'v', package_owner=asked.append, accounts=NO_HOMES) is True
+    assert asked == [], 'dpkg is asked only about a file that lacks the marker: a no-op run starts no process'
 
 
 def test_dpkg_owner_parses_dpkg_query_and_ignores_diversions():
