@@ -40,10 +40,12 @@ def untouched(target):
      "(systemd-analyze calendar says: Failed to parse calendar specification 'every five minutes'"),
     ({'go_cache_health_on_calendar': '*-*-* 25:00:00'}, 'is not a calendar expression systemd accepts'),
     ({'go_cache_cleanup_low_water_percent': 100}, 'go_cache_cleanup_low_water_percent must be a whole number'),
-    ({'go_cache_go_env_enabled': True, 'go_env_cache': '/somewhere/else'},
-     'the go_env play and this role would undo each other'),
+    ({'go_env_cache': '/var/cache/go/build'},
+     "go_env_cache or go_env_modcache names a shared cache of this role (go_cache_build_dir, go_cache_mod_dir). "
+     "go.env applies to every account, and only members of gobuilders can write the shared caches: every other "
+     "account's go would fail."),
 ], ids=['group', 'member-name', 'relative-path', 'nested-paths', 'size-word', 'size-unit', 'webhook-scheme',
-        'calendar-words', 'calendar-hour', 'low-water', 'go-env-mismatch'])
+        'calendar-words', 'calendar-hour', 'low-water', 'go-env-shared-cache'])
 def test_bad_input_stops_before_any_change(target, extra, message):
     result = target.play(dict(BASE, **extra), playbook=PLAYBOOK)
     assert result.failed
