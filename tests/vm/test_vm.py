@@ -49,8 +49,10 @@ def check_live_state(host):
     assert host.check_output("sudo -u ansible bash -c 'go version'").startswith('go version go1.27.')
     check_slice(host)
     env = json.loads(host.check_output("sudo -u ansible bash -c 'go env -json GOPROXY GOSUMDB GOTOOLCHAIN GOCACHE'"))
+    # ansible is not in go_cache_group: its own cache, never the shared one it cannot write (issue 14).
     assert env == {'GOPROXY': 'https://proxy.golang.org,direct', 'GOSUMDB': 'sum.golang.org',
-                   'GOTOOLCHAIN': 'local', 'GOCACHE': '/var/cache/go/build'}
+                   'GOTOOLCHAIN': 'local', 'GOCACHE': '/home/ansible/.cache/go-build'}
+    assert host.check_output("sudo bash -c 'go env GOCACHE'") == '/var/cache/go/build', 'root writes the shared one'
     acl = host.check_output('getfacl -p /var/cache/go/build')
     assert 'default:group:gobuilders:rwx' in acl and 'group::rwx' in acl
     assert host.file('/var/cache/go/build').mode == 0o2770
