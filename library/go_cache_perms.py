@@ -23,8 +23,8 @@ description:
   - Changes go through file descriptors opened with C(O_NOFOLLOW) and checked against what the walk saw,
     so a member who swaps a directory for a symlink cannot make the repair touch anything outside the cache.
     Regular files with several hard links, setuid or setgid files, and files owned by a user who is
-    neither I(owner) nor a member of I(group) are reported and left alone; the repair never makes them
-    group-writable.
+    neither root, I(owner) nor a member of I(group) are reported and left alone; the repair never makes
+    them group-writable.
   - Before anything changes, refuses cache paths that are system trees (C(/usr), C(/etc), C(/home), ...),
     account homes, paths below a symlink, and existing directories that do not look like Go caches
     (unless I(adopt)); and checks the further I(paths) the role writes later.
@@ -88,12 +88,16 @@ options:
         required: true
       kind:
         description:
-          - C(file) is a file the role writes; an existing one must carry the C(go-buildhost) marker and
-            belong to no Debian package.
+          - C(file) is a file the role writes; an existing one must carry one of I(markers).
           - C(metrics_dir) is a directory of node exporter textfile metrics.
         type: str
         choices: [file, metrics_dir]
         default: file
+      markers:
+        description: Lines that mark a file as the role's own (an earlier release's included).
+        type: list
+        elements: str
+        default: [go-buildhost]
   group:
     description: The group that shares the caches; created as a system group when missing.
     type: str
@@ -205,6 +209,9 @@ stale_members:
     unit:
       description: The systemd unit (C(.service) or C(.scope)).
       type: str
+    system_service:
+      description: Whether it is a system manager's service (only those are restarted, and only if they run as I(user)).
+      type: bool
     user:
       description: Its user.
       type: str
@@ -238,7 +245,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.go_cache_audit import (
-    PROBLEMS, AuditError, Policy, check, make_top, open_top, repair, stale_members, walk)
+    PROBLEMS, AuditError, Policy, check, make_top, member_uids, open_top, repair, stale_members, walk)
 from ansible.module_utils.host_lock import host_lock, lock_argument_spec
 from ansible.module_utils.path_guard import Refused, check_dir, check_file, dpkg_owner
 
@@ -299,17 +306,7 @@ def summary(result):
 
 def trusted_uids(owner_uid, gid):
     """root, the owner and the group's members: the users whose files the repair may make group-writable."""
-    uids = {0, owner_uid}
-    if gid is None:
-        return uids
-    try:
-        names = set(grp.getgrgid(gid).gr_mem)
-    except KeyError:
-        names = set()
-    for entry in pwd.getpwall():
-        if entry.pw_gid == gid or entry.pw_name in names:
-            uids.add(entry.pw_uid)
-    return uids
+    return {0, owner_uid} | (member_uids(gid) if gid is not None else set())
 
 
 def unsafe(st, trusted):
@@ -404,6 +401,7 @@ def main():
                 path=dict(type='str', required=True),
                 var=dict(type='str', required=True),
                 kind=dict(type='str', choices=['file', 'metrics_dir'], default='file'),
+                markers=dict(type='list', elements='str', default=['go-buildhost']),
             )),
             group=dict(type='str', required=True),
             owner=dict(type='str', default='root'),
@@ -461,7 +459,7 @@ def guard(module):
     for spec in params['paths']:
         try:
             if spec['kind'] == 'file':
-                check_file(spec['path'], spec['var'], package_owner=owner)
+                check_file(spec['path'], spec['var'], package_owner=owner, marker=tuple(spec['markers']))
             else:
                 check_dir(spec['path'], spec['var'], spec['kind'], adopt_var=params['adopt_var'])
         except Refused as exc:
@@ -471,30 +469,43 @@ def guard(module):
 
 
 def stale_services(module, gid, added, actions):
-    """Members' processes without the group; their services restarted with restart_services, else reported."""
+    """Members' processes without the group; their system services restarted with restart_services, else reported.
+
+    Only a system service that runs as that member (User=) is restarted: a user manager's service, a
+    session, or a member's job inside another service (a cron job in cron.service) is reported.
+    """
     if gid is None:
         return [], []
     stale = stale_members(gid)
-    if module.check_mode and added:  # the members about to be added: their running services will lack the group
-        users = set(added)
-        stale += [s for s in stale_members(gid, uids=[pwd.getpwnam(n).pw_uid for n in users])
-                  if s['unit'] not in set(x['unit'] for x in stale)]
-    services = sorted(set(s['unit'] for s in stale if s['unit'].endswith('.service')))
+    if module.check_mode and added:  # the members about to be added: their running processes will lack the group
+        seen = set(s['unit'] for s in stale)
+        stale += [s for s in stale_members(gid, uids=[pwd.getpwnam(n).pw_uid for n in added])
+                  if s['unit'] not in seen]
     if not stale:
         return [], []
-    if not module.params['restart_services']:
-        module.warn('These run as members of %s but without the group (they started before their user joined '
-                    'it), so they build with their own caches: %s. Restart them, or set go_cache_restart_services: '
-                    'true.' % (module.params['group'], ', '.join('%s (%s)' % (s['unit'], s['user']) for s in stale)))
-        return stale, []
-    actions.append('%s %s' % ('would restart' if module.check_mode else 'restarted', ', '.join(services)))
-    if not module.check_mode:
+    restartable = []
+    if module.params['restart_services']:
         systemctl = module.get_bin_path('systemctl', required=True)
-        for unit in services:
-            rc, _out, err = module.run_command([systemctl, 'restart', unit])
-            if rc != 0:
-                module.fail_json(msg='Restarting %s (go_cache_restart_services) failed: %s' % (unit, err.strip()))
-    return stale, services
+        for entry in stale:
+            if entry['system_service']:
+                rc, out, _err = module.run_command([systemctl, 'show', '--property=User', '--value', entry['unit']])
+                if rc == 0 and out.strip() == entry['user']:
+                    restartable.append(entry['unit'])
+    left = [s for s in stale if s['unit'] not in restartable]
+    if left:
+        module.warn('These run as members of %s but without the group (they started before their user joined '
+                    'it), so they build with their own caches until restarted: %s.%s' % (
+                        module.params['group'], ', '.join('%s (%s)' % (s['unit'], s['user']) for s in left),
+                        '' if module.params['restart_services'] else
+                        ' Restart them, or set go_cache_restart_services: true for the system services.'))
+    if restartable:
+        actions.append('%s %s' % ('would restart' if module.check_mode else 'restarted', ', '.join(restartable)))
+        if not module.check_mode:
+            for unit in restartable:
+                rc, _out, err = module.run_command([systemctl, 'restart', unit])
+                if rc != 0:
+                    module.fail_json(msg='Restarting %s (go_cache_restart_services) failed: %s' % (unit, err.strip()))
+    return stale, restartable
 
 
 def run(module):

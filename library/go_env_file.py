@@ -526,12 +526,33 @@ def main():
 CACHE_KEYS = (('GOCACHE', 'go_env_cache', 'build_cache'), ('GOMODCACHE', 'go_env_modcache', 'mod_cache'))
 
 
+SHARED_CACHES = '/etc/go-buildhost/shared-caches.env'
+
+
+def shared_caches(path=SHARED_CACHES):
+    """{GOCACHE: path, GOMODCACHE: path} of the go_cache role's shared caches on this host, or {}."""
+    found = {}
+    for line in (read_text(path) or '').splitlines():
+        key, sep, value = line.partition('=')
+        if sep and key in ('GOCACHE', 'GOMODCACHE'):
+            found[key] = value
+    return found
+
+
 def guard(module, env):
-    """Refuse cache paths that would make every account's go write into the system (path_guard's rules)."""
+    """Refuse cache paths that would make every account's go write into the system (path_guard's rules),
+    or that name the go_cache role's shared caches, which only the members of its group can write."""
     errors = []
+    shared = shared_caches()
     for key, var, kind in CACHE_KEYS:
         value = env.get(key)
         if not value or value == 'off':
+            continue
+        if value in shared.values():
+            errors.append('%s (%s) is %s, a shared cache of the go_cache role (%s): go.env applies to every '
+                          'account, and only the members of its group can write it, so every other account\'s go '
+                          'would fail. Leave %s empty: members get the shared caches from the go launcher.'
+                          % (var, key, value, SHARED_CACHES, var))
             continue
         try:
             # Go creates and fills the directory; an existing one must already look like such a cache.

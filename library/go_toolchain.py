@@ -24,7 +24,8 @@ description:
   - Before anything changes, refuses paths that could hurt the system (C(module_utils/path_guard.py));
     I(install_root) and I(link) as system trees, account homes or below a symlink; an I(install_root) that
     holds something else than toolchains (unless I(adopt_install_root)); a C(go) or C(gofmt) in I(bin_dirs)
-    that this module did not create, such as a distribution package's C(/usr/bin/go).
+    that this module did not create stops the run, except a distribution package's (such as
+    C(/usr/bin/go) of C(golang-go)), which is left alone with a warning naming the package.
   - Entries named C(.tmp-go-buildhost-*) left by an interrupted run are removed first.
   - Versions beyond I(keep_versions) are removed, never the active one.
   - Writes a local fact file with the active version, GOROOT and the installed versions.
@@ -109,6 +110,11 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+skipped_commands:
+  description: Commands in I(bin_dirs) left alone because a Debian package owns them (see the warning).
+  returned: with I(state=present)
+  type: list
+  elements: str
 version:
   description: The active version after the run (C(null) after I(state=absent)).
   returned: always
@@ -154,10 +160,11 @@ import errno
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import tempfile
 
-from ansible.module_utils.path_guard import Refused, check_dir, dpkg_owner, symlinked_parent, system_tree
+from ansible.module_utils.path_guard import Refused, check_dir, dpkg_owner, has_marker, symlinked_parent, system_tree
 from ansible.module_utils.atomic_fs import (
     TMP_PREFIX, fsync_dir, list_temporaries, read_text, remove_tree, replace_symlink, sweep, write_file)
 from ansible.module_utils.basic import AnsibleModule
@@ -168,21 +175,33 @@ from ansible.module_utils.host_lock import host_lock, lock_argument_spec
 COMMANDS = ('go', 'gofmt')
 CHUNK = 1024 * 1024
 SHARED_CACHES = '/etc/go-buildhost/shared-caches.env'
+LAUNCHER_MARKER = 'go-buildhost (go_toolchain)'
 LAUNCHER = '''#!/bin/sh
-# go-buildhost (go_toolchain): the go command of the active toolchain, %(link)s/bin/go.
-# An account that can write the shared Go caches listed in %(conf)s (written by the
-# go_cache role) uses them; every other account keeps Go's own per-user caches, so no default
-# ever leaves an account unable to build. GOCACHE or GOMODCACHE set by the caller win.
-if [ -r %(conf)s ]; then
-    while IFS='=' read -r key value; do
-        [ -n "$value" ] && [ -d "$value" ] && [ -w "$value" ] && [ -x "$value" ] || continue
-        case $key in
-            GOCACHE) [ -n "${GOCACHE:-}" ] || { GOCACHE=$value; export GOCACHE; } ;;
-            GOMODCACHE) [ -n "${GOMODCACHE:-}" ] || { GOMODCACHE=$value; export GOMODCACHE; } ;;
+# go-buildhost (go_toolchain): the go command of the active toolchain, %(go)s.
+# A member of the group named in %(conf)s (written by the go_cache role) whose
+# process has that group and can write the shared Go caches listed there uses them; every other
+# account, root included, keeps Go's own per-user caches, so that no default ever leaves an account
+# unable to build, and nothing a member writes into a shared cache is ever run by root.
+# GOCACHE or GOMODCACHE set by the caller win.
+if [ -r %(conf)s ] && [ "$(id -u)" != 0 ]; then
+    go_buildhost_group=
+    while IFS='=' read -r go_buildhost_key go_buildhost_value || [ -n "$go_buildhost_key" ]; do
+        case $go_buildhost_key in
+            GROUP) go_buildhost_group=$go_buildhost_value ;;
+            GOCACHE|GOMODCACHE)
+                case " $(id -Gn 2>/dev/null) " in *" $go_buildhost_group "*) ;; *) continue ;; esac
+                [ -n "$go_buildhost_group" ] && [ -d "$go_buildhost_value" ] && [ -w "$go_buildhost_value" ] &&
+                    [ -x "$go_buildhost_value" ] || continue
+                if [ "$go_buildhost_key" = GOCACHE ]; then
+                    [ -n "${GOCACHE:-}" ] || { GOCACHE=$go_buildhost_value; export GOCACHE; }
+                else
+                    [ -n "${GOMODCACHE:-}" ] || { GOMODCACHE=$go_buildhost_value; export GOMODCACHE; }
+                fi ;;
         esac
     done < %(conf)s
+    unset go_buildhost_group go_buildhost_key go_buildhost_value
 fi
-exec %(link)s/bin/go "$@"
+exec %(go)s "$@"
 '''
 
 
@@ -195,11 +214,25 @@ class Toolchain(object):
         self.bin_dirs = params['bin_dirs']
         self.fact_path = params['fact_path']
         self.launcher = os.path.join(self.root, 'bin', 'go')
+        self.skipped = []
         self.actions = []
         self.removed = []
 
     def launcher_text(self):
-        return LAUNCHER % dict(link=self.link, conf=SHARED_CACHES)
+        return LAUNCHER % dict(go=shlex.quote(os.path.join(self.link, 'bin', 'go')), conf=shlex.quote(SHARED_CACHES))
+
+    def launcher_ours(self):
+        """Whether install_root/bin/go is missing or the launcher this module wrote (never someone's go)."""
+        if not os.path.lexists(self.launcher):
+            return True
+        return os.path.isfile(self.launcher) and not os.path.islink(self.launcher) and \
+            has_marker(self.launcher, LAUNCHER_MARKER)
+
+    def fail_launcher(self):
+        self.module.fail_json(
+            msg='%s exists and is not the go launcher this role writes (it has no "%s" line): a Go installed '
+                'by hand in go_toolchain_install_root? Move it away, or choose another go_toolchain_install_root; '
+                'nothing was changed.' % (self.launcher, LAUNCHER_MARKER))
 
     def want_link(self, command):
         return self.launcher if command == 'go' else os.path.join(self.link, 'bin', command)
@@ -250,20 +283,26 @@ class Toolchain(object):
                     if have == want:
                         continue
                     if not (have.startswith(self.link + '/') or have.startswith(self.root + '/')):
-                        self.fail_unmanaged(path, 'a symlink to %s' % have)
+                        self.unmanaged(path, 'a symlink to %s' % have)
+                        continue
                 elif os.path.lexists(path):
-                    self.fail_unmanaged(path, 'a file')
+                    self.unmanaged(path, 'a file')
+                    continue
                 todo.append((path, want))
         return todo
 
-    def fail_unmanaged(self, path, what):
+    def unmanaged(self, path, what):
+        """A go or gofmt this module did not create: a package's is left alone with a warning, any other stops."""
         owner = dpkg_owner(self.module.run_command, self.module.get_bin_path('dpkg-query'))(path)
         if owner:
-            self.module.fail_json(
-                msg='%s belongs to the Debian package %s, and go_toolchain never replaces a package\'s file. Take '
-                    '%s out of go_toolchain_bin_dirs (cron jobs then need a PATH line with /usr/local/bin), or '
-                    'remove the package (apt-get remove %s) to use this role\'s Go; nothing was changed.'
-                    % (path, owner, os.path.dirname(path), owner))
+            self.skipped.append(path)
+            self.module.warn(
+                '%s belongs to the Debian package %s, and go_toolchain never replaces a package\'s file: it is left '
+                'as it is, so whatever finds %s first (cron jobs, with PATH=/usr/bin:/bin) runs the package\'s Go, '
+                'not this one. Remove the package (apt-get remove %s) to use this role\'s Go there, or take %s out '
+                'of go_toolchain_bin_dirs to silence this warning.'
+                % (path, owner, path, owner, os.path.dirname(path)))
+            return
         self.module.fail_json(
             msg='%s is %s that go_toolchain did not create (a distribution golang package?). Remove it, '
                 'or take %s out of go_toolchain_bin_dirs; nothing was changed.'
@@ -447,6 +486,8 @@ def present(module, tc):
     installed = tc.installed()
     want_target = os.path.join(tc.root, version)
     leftovers = tc.temporaries(keep=[params['archive']] if params['archive'] else [])
+    if not tc.launcher_ours():
+        tc.fail_launcher()
     bin_todo = tc.bin_link_state()
     launcher_text = tc.launcher_text()
     launcher_changed = read_text(tc.launcher) != launcher_text or (
@@ -474,7 +515,7 @@ def present(module, tc):
     changed = bool(tc.actions)
     result = dict(changed=changed, version=version, previous_version=previous, goroot=want_target,
                   installed_versions=final_installed, removed_versions=doomed,
-                  archive_needed=need_install, goarch=params['goarch'])
+                  archive_needed=need_install, goarch=params['goarch'], skipped_commands=tc.skipped)
     if module._diff and changed:
         wanted_links = sorted({(p, tc.want_link(os.path.basename(p)))
                                for p, _ in current_bin_links(tc.bin_dirs)} | set(bin_todo))
@@ -541,7 +582,7 @@ def absent(module, tc):
     leftovers = tc.temporaries(keep=[])
     fact_exists = bool(tc.fact_path) and os.path.exists(tc.fact_path)
     root_exists = os.path.isdir(tc.root)
-    launcher_exists = os.path.isfile(tc.launcher) and not os.path.islink(tc.launcher)
+    launcher_exists = os.path.lexists(tc.launcher) and tc.launcher_ours()
     tc.actions.extend('remove %s' % p for p in ours)
     if link_ours:
         tc.actions.append('remove %s' % tc.link)

@@ -27,6 +27,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import errno
 import grp
 import os
@@ -436,12 +437,17 @@ def make_top(path, policy):
 # ---- members whose processes cannot use the caches ---------------------------------------------
 
 def member_uids(gid):
-    """The uids of the group's members: supplementary (/etc/group) and primary (/etc/passwd)."""
+    """The uids of the group's members: supplementary (each looked up by name, so that directory users
+    that NSS does not enumerate count too) and primary (/etc/passwd)."""
     try:
         names = set(grp.getgrgid(gid).gr_mem)
     except KeyError:
         names = set()
-    return set(e.pw_uid for e in pwd.getpwall() if e.pw_gid == gid or e.pw_name in names)
+    uids = set(e.pw_uid for e in pwd.getpwall() if e.pw_gid == gid)
+    for name in names:
+        with contextlib.suppress(KeyError):
+            uids.add(pwd.getpwnam(name).pw_uid)
+    return uids
 
 
 def _status(pid, proc):
@@ -457,18 +463,29 @@ def _status(pid, proc):
     return fields
 
 
-def _unit(pid, proc):
-    """The systemd unit (service or scope) a process runs in, from its cgroup path, or None."""
+def _cgroup(pid, proc):
+    """The systemd cgroup path of a process: the unified line (0::), else the name=systemd one (hybrid)."""
     try:
         with open(os.path.join(proc, pid, 'cgroup')) as handle:
             lines = handle.read().splitlines()
     except OSError:
         return None
+    found = None
     for line in lines:
-        path = line.split(':', 2)[-1]
-        for part in reversed(path.split('/')):
-            if part.endswith(('.service', '.scope')):
-                return part
+        hierarchy, _sep, rest = line.partition(':')
+        controllers, _sep, path = rest.partition(':')
+        if hierarchy == '0' and controllers == '':
+            found = found or path
+        elif controllers == 'name=systemd':
+            found = path  # the hybrid layout's systemd tree is the one its units live in
+    return found
+
+
+def _unit(path):
+    """The innermost systemd unit (service or scope) of a cgroup path, or None."""
+    for part in reversed((path or '').split('/')):
+        if part.endswith(('.service', '.scope')):
+            return part
     return None
 
 
@@ -476,7 +493,9 @@ def stale_members(gid, proc='/proc', uids=None):
     """Processes of the group's members that do not have the group: started before their user joined it.
 
     Such a process cannot write the shared caches (the go launcher gives it its own instead) until it
-    is restarted. Returns [{unit, user, pids}], one entry per systemd unit (service or session scope).
+    is restarted. Returns [{unit, user, pids, system_service}], one entry per systemd unit (a system
+    service, a user manager's service, a session scope); system_service tells which the system manager
+    can restart.
     """
     members = member_uids(gid) if uids is None else set(uids)
     members.discard(0)
@@ -495,12 +514,15 @@ def stale_members(gid, proc='/proc', uids=None):
         groups = set(int(g) for g in fields.get('Groups', []))
         if gid in groups or int(fields.get('Gid', ['-1', '-1'])[1]) == gid:
             continue
-        unit = _unit(pid, proc) or 'pid %s' % pid
+        cgroup = _cgroup(pid, proc) or ''
+        unit = _unit(cgroup) or 'pid %s' % pid
         try:
             user = pwd.getpwuid(uid).pw_name
         except KeyError:
             user = str(uid)
-        entry = found.setdefault(unit, {'unit': unit, 'user': user, 'pids': []})
+        # A system service is one of the system manager's (not a user manager's user@.service tree).
+        system = cgroup.startswith('/system.slice/') and unit.endswith('.service')
+        entry = found.setdefault((unit, system), {'unit': unit, 'user': user, 'pids': [], 'system_service': system})
         entry['pids'].append(int(pid))
     for entry in found.values():
         entry['pids'].sort()

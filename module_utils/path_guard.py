@@ -45,6 +45,11 @@ SYSTEM_TREES = frozenset((
     '/etc/ansible/facts.d', '/etc/prometheus', '/usr/lib/systemd', '/lib/systemd',
 ))
 
+# Trees whose every subdirectory belongs to the system: a cache, repaired recursively, never lives below
+# them, whatever the opt-in says (group-writable files there would let a member change what root runs).
+SYSTEM_PREFIXES = ('/usr', '/etc', '/boot', '/proc', '/sys', '/dev', '/run', '/bin', '/sbin', '/lib', '/lib32',
+                   '/lib64', '/libx32', '/root', '/var/lib/dpkg', '/var/lib/apt', '/var/lib/systemd')
+
 _VERSION_DIR = re.compile(r'^(go)?[0-9]+[.][0-9]+([.][0-9]+)?((beta|rc)[0-9]+)?$')
 _HEX2 = re.compile(r'^[0-9a-f]{2}$')
 _OWN_TEMP = ('.tmp-go-buildhost-', '.go-buildhost')
@@ -107,16 +112,14 @@ def symlinked_parent(path, allowed=()):
 def looks_like(kind, path, entries):
     """Whether a non-empty directory holds what a role of this kind would put there."""
     names = [e for e in entries if not e.startswith(_OWN_TEMP)]
-    if kind == 'build_cache':
-        return all(_HEX2.match(n) or n in ('README', 'trim.txt', 'testexpire.txt') for n in names)
+    names = [n for n in names if n != 'lost+found']  # a dedicated filesystem's root
+    if kind == 'build_cache':  # fuzz: go test -fuzz keeps its corpus there
+        return all(_HEX2.match(n) or n in ('README', 'trim.txt', 'testexpire.txt', 'fuzz') for n in names)
     if kind == 'mod_cache':
         return os.path.isdir(os.path.join(path, 'cache', 'download')) and all(
             n == 'cache' or '.' in n or n == 'sumdb' for n in names)
     if kind == 'install_root':
         return all(_VERSION_DIR.match(n) or n == 'bin' for n in names)  # bin: go_toolchain's launcher
-    if kind == 'metrics_dir':
-        return all(n.endswith(('.prom', '.prom.tmp', '.prom.$$')) and not os.path.isdir(os.path.join(path, n))
-                   for n in names)
     return False
 
 
@@ -133,9 +136,14 @@ def check_dir(path, var, kind, *, adopt=False, adopt_var=None, accounts=None, ow
     tree = system_tree(path, accounts)
     if tree == path:
         raise Refused('%s is %s, a system directory%s: the role would take it over. Choose a directory '
-                      'of its own below it, such as %s.' % (
+                      'of its own, such as %s.' % (
                           var, path, ' (an account\'s home)' if tree not in SYSTEM_TREES else '',
                           _example(kind)))
+    below = [p for p in SYSTEM_PREFIXES if _is_above(p, path)] if kind in ('build_cache', 'mod_cache') else []
+    if below:
+        raise Refused('%s is %s, inside %s, which belongs to the system: a shared cache there would make system '
+                      'files writable by its group. Choose a directory such as %s.' % (
+                          var, path, below[0], _example(kind)))
     if tree:
         raise Refused('%s is %s, which holds %s: the role would take over a system directory. Choose a '
                       'directory of its own, such as %s.' % (var, path, tree, _example(kind)))
@@ -152,13 +160,15 @@ def check_dir(path, var, kind, *, adopt=False, adopt_var=None, accounts=None, ow
     if not stat.S_ISDIR(st.st_mode):
         raise Refused('%s is %s, which exists and is not a directory. Move it away or choose another path.'
                       % (var, path))
-    if adopt or (owned is not None and owned(st)):
+    # The role writes one file into a metrics directory and never walks it: other exporters' files may stay.
+    if adopt or kind == 'metrics_dir' or (owned is not None and owned(st)):
         return True
     entries = os.listdir(path)
     if entries and not looks_like(kind, path, entries):
         shown = ', '.join(sorted(entries)[:5]) + (', ...' if len(entries) > 5 else '')
-        opt_in = (', or set %s: true to let the role take it over (its content gets the role\'s owner, group and '
-                  'permissions)' % adopt_var) if adopt_var else ''
+        opt_in = (', or set %s: true to let the role take it over%s' % (
+            adopt_var, ' (its content gets the cache\'s group and permissions)' if kind.endswith('_cache') else ''))\
+            if adopt_var else ''
         raise Refused('%s is %s, an existing directory that does not look like %s (it holds %s). Choose an '
                       'empty or new directory%s.' % (var, path, _WHAT[kind], shown, opt_in))
     return True
@@ -177,8 +187,9 @@ def _example(kind):
 def check_file(path, var, *, package_owner=None, marker=MARKER, accounts=None):
     """Refuse a file path that would replace a file the roles did not write.
 
-    package_owner(path) returns the Debian package that owns path, or None. Returns True when the
-    file exists (and is the roles').
+    package_owner(path) returns the Debian package that owns path, or None. marker is the line (or a
+    tuple of lines, e.g. with an earlier release's) that the role's own file carries. Returns True when
+    the file exists (and is the role's).
     """
     error = syntax_error(path, var)
     if error:
@@ -203,16 +214,20 @@ def check_file(path, var, *, package_owner=None, marker=MARKER, accounts=None):
     if owner:
         raise Refused('%s is %s, a file of the Debian package %s: the role never replaces it. Choose another '
                       'path.' % (var, path, owner))
-    raise Refused('%s is %s, an existing file that the roles did not write (it has no "%s" line): the role '
-                  'never replaces it. Move it away, or choose another path.' % (var, path, marker))
+    raise Refused('%s is %s, an existing file that the role did not write (it has no "%s" line): the role '
+                  'never replaces it. Move it away, or choose another path.'
+                  % (var, path, marker if isinstance(marker, str) else marker[0]))
 
 
 def has_marker(path, marker=MARKER, head=4096):
+    """Whether the start of path holds marker (or one of the markers in a tuple)."""
+    markers = (marker,) if isinstance(marker, str) else tuple(marker)
     try:
         with open(path, 'rb') as handle:
-            return marker.encode() in handle.read(head)
+            start = handle.read(head)
     except OSError:
         return False
+    return any(m.encode() in start for m in markers)
 
 
 def dpkg_owner(run_command, dpkg_query):
@@ -224,6 +239,9 @@ def dpkg_owner(run_command, dpkg_query):
         real = os.path.realpath(os.path.dirname(path))
         if real != os.path.dirname(path):
             candidates.append(os.path.join(real, os.path.basename(path)))  # merged /usr: /bin/x is /usr/bin/x
+        alias = path[len('/usr'):]  # /usr/bin/x -> /bin/x
+        if path.startswith('/usr/') and os.path.islink('/' + alias.split('/')[1]):
+            candidates.append(alias)  # dpkg may list /usr/bin/x as /bin/x on a merged-/usr host
         for candidate in candidates:
             rc, out, _err = run_command([dpkg_query, '--search', '--', candidate])
             if rc == 0:

@@ -329,7 +329,7 @@ def test_daemon_reload_failure_is_reported(env):
 
 @pytest.mark.parametrize('path,match', [
     ('/usr/bin', 'build_cgroups_wrapper_path is /usr/bin, a system directory, not a file path'),
-    ('/etc/passwd', 'build_cgroups_wrapper_path is /etc/passwd, an existing file that the roles did not write'),
+    ('/etc/passwd', 'build_cgroups_wrapper_path is /etc/passwd, an existing file that the role did not write'),
 ])
 def test_a_wrapper_path_that_would_replace_a_system_file_is_refused(env, path, match):
     with pytest.raises(ModuleFail, match=match + '.*Nothing was changed'):

@@ -309,8 +309,16 @@ def test_stale_members_are_the_members_processes_without_the_group(tmp_path):
     proc('101', 1001, 1001, [1001], '0::/system.slice/gitlab-runner.service\n')
     proc('200', 1002, 1002, [1002, 990], '0::/system.slice/other-runner.service\n')
     proc('300', 1003, 1003, [1003], '0::/user.slice/user-1003.slice/session-4.scope\n')
+    proc('400', 1004, 1004, [1004], '0::/user.slice/user-1004.slice/user@1004.service/app.slice/runner.service\n')
+    proc('500', 1005, 1005, [1005], '12:pids:/system.slice/x\n1:name=systemd:/system.slice/cron.service\n0::/\n')
     (tmp_path / 'self').mkdir()
     found = audit.stale_members(990, proc=str(tmp_path), uids={1001, 1002})
-    assert [(s['unit'], s['pids']) for s in found] == [('gitlab-runner.service', [100, 101])]
+    assert [(s['unit'], s['pids'], s['system_service']) for s in found] == [('gitlab-runner.service', [100, 101], True)]
     assert audit.stale_members(990, proc=str(tmp_path), uids={1003})[0]['unit'] == 'session-4.scope'
+    user_manager = audit.stale_members(990, proc=str(tmp_path), uids={1004})
+    assert [(s['unit'], s['system_service']) for s in user_manager] == [('runner.service', False)], \
+        "a user manager's service is never mistaken for the system's"
+    hybrid = audit.stale_members(990, proc=str(tmp_path), uids={1005})
+    assert [(s['unit'], s['system_service']) for s in hybrid] == [('cron.service', True)], \
+        'on the hybrid layout, the name=systemd line names the unit'
     assert audit.stale_members(990, proc=str(tmp_path / 'missing'), uids={1001}) == []

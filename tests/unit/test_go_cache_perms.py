@@ -242,7 +242,7 @@ def test_a_foreign_directory_is_adopted_only_on_request(env):
 def test_the_further_paths_are_checked_first(env, tmp_path):
     passwd = tmp_path / 'passwd'
     passwd.write_text('root:x:0:0::/root:/bin/sh\n')
-    with pytest.raises(ModuleFail, match='go_cache_alert_rules_path is .*passwd, an existing file that the roles did '
+    with pytest.raises(ModuleFail, match='go_cache_alert_rules_path is .*passwd, an existing file that the role did '
                                          'not write'):
         env.run(paths=[dict(path=str(passwd), var='go_cache_alert_rules_path')])
     with pytest.raises(ModuleFail, match='go_cache_metrics_dir is /etc, a system directory'):

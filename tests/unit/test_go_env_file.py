@@ -2,11 +2,12 @@
 
 import json
 import os
+import sys
 
 import pytest
 from ansible.module_utils import basic
 
-from .conftest import ModuleFail
+from .conftest import ModuleFail, load_library
 
 STOCK = ('# This file contains the initial defaults for go command configuration.\n'
          '# Values set by \'go env -w\' and written to the user\'s go/env file override these.\n'
@@ -315,3 +316,22 @@ def test_an_existing_foreign_directory_is_no_cache(run_module, tmp_path):
                                          r'directory. Nothing'):
         run_module('go_env_file', dict(env={'GOCACHE': str(data)}, path=[str(tmp_path / 'go.env')]))
     assert not (tmp_path / 'go.env').exists()
+
+
+def test_the_shared_caches_of_go_cache_never_go_into_go_env(run_module, tmp_path, monkeypatch):
+    conf = tmp_path / 'shared-caches.env'
+    conf.write_text('# go_cache role (go-buildhost)\nGROUP=gobuilders\nGOCACHE=/var/cache/go/build\n'
+                    'GOMODCACHE=/var/cache/go/mod\n')
+    module = load_library('go_env_file')
+    assert module.shared_caches(str(conf)) == {'GOCACHE': '/var/cache/go/build', 'GOMODCACHE': '/var/cache/go/mod'}
+    assert module.shared_caches(str(tmp_path / 'none')) == {}
+    # The module reads the real path: point that read at the fixture.
+    atomic_fs = sys.modules['ansible.module_utils.atomic_fs']
+    real_read = atomic_fs.read_text
+    monkeypatch.setattr(atomic_fs, 'read_text', lambda path, *a: real_read(str(conf) if path == module.SHARED_CACHES
+                                                                           else path, *a))
+    target = tmp_path / 'go.env'
+    with pytest.raises(ModuleFail, match=r'go_env_cache \(GOCACHE\) is /var/cache/go/build, a shared cache of the '
+                                         r'go_cache role.*every other account.s go would fail'):
+        run_module('go_env_file', dict(env={'GOCACHE': '/var/cache/go/build'}, path=[str(target)]))
+    assert not target.exists()

@@ -1,10 +1,12 @@
 """go_toolchain against a temporary root, with fake but runnable Go archives."""
 
 import fcntl
+import grp
 import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import tarfile
 import tempfile
@@ -298,8 +300,9 @@ def test_hold_host_lock_keeps_the_lock_until_the_module_ends(tmp_path):
     host_lock.hold_host_lock(FakeModule(), 'third')
 
 
-def test_the_launcher_hands_the_shared_caches_to_accounts_that_can_write_them():
-    """The launcher's own logic, run by sh: writable shared caches are used, others and the caller's win."""
+def test_the_launcher_hands_the_shared_caches_to_members_only():
+    """The launcher's own logic, run by sh: members' processes that can write get the shared caches; root,
+    processes without the group and callers with their own GOCACHE keep theirs."""
     with tempfile.TemporaryDirectory(prefix='gbh-launcher-') as top:  # /tmp: every account may enter it
         os.chmod(top, 0o755)  # noqa: S103 - the unprivileged case must reach the script
         launcher_cases(Path(top))
@@ -313,46 +316,64 @@ def launcher_cases(tmp_path):
     fake_go.chmod(0o755)
     conf = tmp_path / 'shared-caches.env'
     script = tmp_path / 'launcher'
-    script.write_text(launcher % dict(link=tmp_path / 'go', conf=conf))
+    script.write_text(launcher % dict(go=fake_go, conf=conf))
     script.chmod(0o755)
     shared = tmp_path / 'build'
     shared.mkdir()
+    group = grp.getgrgid(100)
 
-    def run(env=None, mode=None):
-        if mode is not None:
-            shared.chmod(mode)
-        command = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', str(script), 'build', './...'] \
-            if mode is not None else [str(script), 'build', './...']
-        base = {'PATH': '/usr/bin:/bin'}
-        return subprocess.run(command, env=dict(base, **(env or {})), capture_output=True, text=True,
-                              check=True).stdout.strip()
+    def run(env=None, groups=None):
+        command = [str(script), 'build', './...']
+        if groups is not None:  # an unprivileged process, with or without the group
+            command = ['setpriv', '--reuid=65534', '--regid=65534',
+                       '--groups=%d' % group.gr_gid if groups else '--clear-groups', *command]
+        return subprocess.run(command, env=dict({'PATH': '/usr/bin:/bin'}, **(env or {})), capture_output=True,
+                              text=True, check=True).stdout.strip()
 
     assert run() == 'GOCACHE=unset GOMODCACHE=unset build ./...', 'no shared caches: Go decides'
-    conf.write_text('# go-buildhost (go_cache)\nGOCACHE=%s\nGOMODCACHE=%s/missing\n' % (shared, tmp_path))
-    assert run() == 'GOCACHE=%s GOMODCACHE=unset build ./...' % shared
-    assert run({'GOCACHE': '/elsewhere'}) == 'GOCACHE=/elsewhere GOMODCACHE=unset build ./...'
-    if os.geteuid() == 0:
-        assert run(mode=0o2770) == 'GOCACHE=unset GOMODCACHE=unset build ./...', \
-            'an account that cannot write the shared cache keeps its own'
-        assert run(mode=0o2777) == 'GOCACHE=%s GOMODCACHE=unset build ./...' % shared
+    # No newline at the end, a comment and a missing module cache: still read.
+    conf.write_text('# go-buildhost (go_cache)\nGROUP=%s\nGOMODCACHE=%s/missing\nGOCACHE=%s'
+                    % (group.gr_name, tmp_path, shared))
+    assert run() == 'GOCACHE=unset GOMODCACHE=unset build ./...', 'root never uses a cache members write'
+    os.chown(shared, 0, group.gr_gid)
+    shared.chmod(0o2770)
+    assert run(groups=True) == 'GOCACHE=%s GOMODCACHE=unset build ./...' % shared
+    assert run({'GOCACHE': '/elsewhere'}, groups=True) == 'GOCACHE=/elsewhere GOMODCACHE=unset build ./...'
+    assert run(groups=False) == 'GOCACHE=unset GOMODCACHE=unset build ./...', \
+        'a process without the group (started before its user joined) keeps its own'
+    shared.chmod(0o2750)
+    assert run(groups=True) == 'GOCACHE=unset GOMODCACHE=unset build ./...', 'a cache it cannot write: its own'
 
 
-def test_a_package_owned_go_is_named_and_never_replaced(env, monkeypatch):
+def test_a_package_owned_go_is_left_alone_with_a_warning(env, monkeypatch):
     env.bin.mkdir()
     (env.bin / 'go').write_text('#!/bin/sh\n')
     real = basic.AnsibleModule.run_command
+    warnings = []
 
     def fake(self, argv, **kwargs):
         if argv[1:3] == ['--search', '--']:
-            return 0, 'golang-go: %s\n' % argv[-1], ''
+            return (0, 'golang-go: %s\n' % argv[-1], '') if argv[-1].endswith('/go') else (1, '', '')
         return real(self, argv, **kwargs)
 
     monkeypatch.setattr(basic.AnsibleModule, 'run_command', fake)
     monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path', lambda self, name, *a, **k: '/usr/bin/' + name)
-    with pytest.raises(ModuleFail, match=r'belongs to the Debian package golang-go.*Take .* out of '
-                                         r'go_toolchain_bin_dirs .cron jobs.*apt-get remove golang-go'):
-        env.run('1.27.3')
-    assert (env.bin / 'go').read_text() == '#!/bin/sh\n' and not env.lib.exists()
+    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, text: warnings.append(text))
+    result = env.run('1.27.3')
+    assert result['skipped_commands'] == [str(env.bin / 'go')]
+    assert (env.bin / 'go').read_text() == '#!/bin/sh\n', 'never replaced'
+    assert os.readlink(env.bin / 'gofmt') == str(env.link / 'bin/gofmt'), 'the other command is linked'
+    assert re.search(r'belongs to the Debian package golang-go.*apt-get remove golang-go.*take .* out of '
+                     r'go_toolchain_bin_dirs', warnings[0]), warnings
+
+
+def test_a_go_in_the_install_root_that_is_not_the_launcher_is_never_touched(env):
+    (env.lib / 'bin').mkdir(parents=True)
+    (env.lib / 'bin' / 'go').write_text('#!/bin/sh\necho hand-installed\n')
+    with pytest.raises(ModuleFail, match='is not the go launcher this role writes'):
+        env.run('1.27.3', adopt_install_root=True)
+    env.absent()
+    assert (env.lib / 'bin' / 'go').read_text() == '#!/bin/sh\necho hand-installed\n', 'removal leaves it too'
 
 
 @pytest.mark.parametrize('key,value,match', [

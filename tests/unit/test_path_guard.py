@@ -83,10 +83,13 @@ def test_what_each_kind_expects_to_find(tmp_path):
     metrics = tmp_path / 'metrics'
     metrics.mkdir()
     (metrics / 'apt.prom').write_text('')
-    assert guard.check_dir(str(metrics), 'v', 'metrics_dir', accounts=NO_HOMES)
+    (metrics / '.go_cache.prom.x1y2.tmp').write_text('')
     (metrics / 'notes.txt').write_text('')
-    with pytest.raises(Refused, match='textfile metrics'):
-        guard.check_dir(str(metrics), 'v', 'metrics_dir', accounts=NO_HOMES)
+    assert guard.check_dir(str(metrics), 'v', 'metrics_dir', accounts=NO_HOMES), \
+        'the role writes one file there and never walks it: other files may stay'
+    (build / 'fuzz').mkdir()
+    (build / 'lost+found').mkdir()
+    assert guard.check_dir(str(build), 'v', 'build_cache', accounts=NO_HOMES)
     (root / 'bin').mkdir()
     assert guard.check_dir(str(root), 'v', 'install_root', accounts=NO_HOMES), 'bin holds the go launcher'
     (root / 'src').mkdir()
@@ -101,7 +104,7 @@ def test_a_file_is_replaced_only_when_the_roles_wrote_it(tmp_path):
     assert guard.check_file(str(tmp_path / 'new.yml'), 'go_cache_alert_rules_path', accounts=NO_HOMES) is False
     theirs = tmp_path / 'passwd'
     theirs.write_text('root:x:0:0::/root:/bin/sh\n')
-    with pytest.raises(Refused, match='the roles did not write .it has no "go-buildhost" line'):
+    with pytest.raises(Refused, match='the role did not write .it has no "go-buildhost" line'):
         guard.check_file(str(theirs), 'go_cache_alert_rules_path', accounts=NO_HOMES)
     with pytest.raises(Refused, match='not a regular file'):
         guard.check_file(str(tmp_path), 'go_cache_alert_rules_path', accounts=NO_HOMES)
@@ -125,6 +128,7 @@ def test_a_package_file_is_named_and_never_replaced(tmp_path):
 def test_dpkg_owner_parses_dpkg_query_and_ignores_diversions():
     answers = {'/usr/bin/go': (0, 'golang-go: /usr/bin/go\n', ''),
                '/usr/bin/x': (0, 'diversion by foo from: /usr/bin/x\n', ''),
+               '/bin/x': (1, '', ''), '/bin/none': (1, '', ''),
                '/usr/bin/none': (1, '', 'dpkg-query: no path found matching pattern /usr/bin/none\n')}
     owner = guard.dpkg_owner(lambda argv: answers[argv[-1]], '/usr/bin/dpkg-query')
     assert owner('/usr/bin/go') == 'golang-go'
@@ -137,3 +141,22 @@ def test_dpkg_owner_parses_dpkg_query_and_ignores_diversions():
 def test_homes_lists_real_directories_only():
     found = guard.homes()
     assert '/' not in found and all(os.path.isdir(h) for h in found)
+
+
+@pytest.mark.parametrize('path', ['/usr/local/cache', '/usr/lib/x86_64-linux-gnu', '/etc/ssh', '/boot/efi',
+                                  '/sys/fs/cgroup', '/root/cache', '/var/lib/dpkg/info'])
+def test_a_cache_never_lives_inside_a_system_tree_even_with_the_opt_in(path):
+    with pytest.raises(Refused, match='inside .*, which belongs to the system'):
+        guard.check_dir(path, 'go_cache_build_dir', 'build_cache', adopt=True, accounts=NO_HOMES)
+    assert guard.check_dir('/usr/local/lib/go', 'go_toolchain_install_root', 'install_root', adopt=True,
+                           accounts=NO_HOMES) in (True, False), 'an install root may live below /usr/local'
+
+
+def test_a_marker_may_be_a_tuple_with_an_earlier_release_s(tmp_path):
+    old = tmp_path / 'rules.yml'
+    old.write_text('#\n# Ansible managed\n#\n# go_cache role: alerts\n')
+    markers = ('go_cache role (go-buildhost):', '# go_cache role:')
+    assert guard.check_file(str(old), 'go_cache_alert_rules_path', marker=markers, accounts=NO_HOMES)
+    with pytest.raises(Refused, match='has no "go_cache role .go-buildhost.:" line'):
+        guard.check_file(str(old), 'go_cache_alert_rules_path', marker='go_cache role (go-buildhost):',
+                         accounts=NO_HOMES)
