@@ -33,17 +33,19 @@ def test_second_run_changes_nothing_and_go_uses_the_shared_caches(target):
     home = target.sh("su - builder -c 'echo $HOME'")
     assert go_env(target) == {'GOCACHE': home + '/.cache/go-build', 'GOMODCACHE': home + '/go/pkg/mod',
                               'GOFLAGS': '-modcacherw'}
-    # root can write the shared caches: the launcher hands them over.
+    # Nor root: it never runs what members write into a shared cache.
     assert json.loads(target.sh('go env -json GOCACHE GOMODCACHE')) == {
-        'GOCACHE': '/var/cache/go/build', 'GOMODCACHE': '/var/cache/go/mod'}
+        'GOCACHE': '/root/.cache/go-build', 'GOMODCACHE': '/root/go/pkg/mod'}
+    assert target.sh('cat /etc/go-buildhost/shared-caches.env').splitlines()[-3:] == [
+        'GROUP=gobuilders', 'GOCACHE=/var/cache/go/build', 'GOMODCACHE=/var/cache/go/mod']
 
 
 def test_turning_the_go_env_wiring_off_takes_effect_in_one_run(target):
     off = dict(VARS, go_cache_go_env_enabled=False)
     result = target.play(off)
     assert not result.failed, result.messages()
-    assert json.loads(target.sh('go env -json GOCACHE'))['GOCACHE'] == '/root/.cache/go-build', \
-        'without the wiring, not even root is handed the shared caches'
+    assert target.sh('ls /etc/go-buildhost/shared-caches.env 2>/dev/null; true') == '', \
+        'without the wiring, the launcher hands the shared caches to nobody'
     home = target.sh("su - builder -c 'echo $HOME'")
     assert go_env(target) == {'GOCACHE': home + '/.cache/go-build', 'GOMODCACHE': home + '/go/pkg/mod',
                               'GOFLAGS': ''}
