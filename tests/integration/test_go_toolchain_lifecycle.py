@@ -17,7 +17,7 @@ import pytest
 from .conftest import MIRROR
 
 LINK = '/usr/local/go'
-ROOT = '/usr/local/lib/go'
+ROOT = '/usr/local/lib/go'  # one directory per version, and bin/ for the go launcher (ls -I bin)
 BASE = {'go_toolchain_release_index': str(MIRROR / 'index.json'), 'go_toolchain_mirror': 'http://127.0.0.1:8080/'}
 
 
@@ -66,7 +66,7 @@ def test_check_mode_reports_the_upgrade_without_doing_it(target, versions):
     assert step['changed'] is True and step['archive_needed'] is True
     assert '%s -> %s/%s' % (LINK, ROOT, new) in step['diff']['after']
     assert_active(target, old)
-    assert target.sh('ls %s' % ROOT) == old
+    assert target.sh('ls -I bin %s' % ROOT) == old
 
 
 def test_upgrade_to_a_minor_resolves_its_newest_patch(target, versions):
@@ -76,7 +76,7 @@ def test_upgrade_to_a_minor_resolves_its_newest_patch(target, versions):
     step = result.result('Ensure the active Go toolchain is')
     assert step['previous_version'] == old and step['version'] == new
     assert_active(target, new)
-    assert target.sh('ls %s' % ROOT).split() == [old, new]
+    assert target.sh('ls -I bin %s' % ROOT).split() == [old, new]
 
 
 def test_rerun_changes_nothing(target, versions):
@@ -103,7 +103,7 @@ def test_keep_versions_prunes_but_never_the_active_one(target, versions):
     result = target.play(dict(BASE, go_toolchain_version=old, go_toolchain_keep_versions=1))
     assert not result.failed, result.messages()
     assert result.result('Ensure the active Go toolchain is')['removed_versions'] == [new]
-    assert target.sh('ls %s' % ROOT) == old
+    assert target.sh('ls -I bin %s' % ROOT) == old
 
 
 def test_run_killed_mid_extraction_never_breaks_go(target, versions):
@@ -220,7 +220,7 @@ def test_checksum_mismatch(target, only_old_installed):
     old, new = only_old_installed
     result = target.play(dict(BASE, go_toolchain_version=new, go_toolchain_sha256='0' * 64))
     assert_refused(target, result, 'Checksum mismatch', 'expected sha256 ' + '0' * 64, active=old)
-    assert target.sh('ls %s' % ROOT) == old
+    assert target.sh('ls -I bin %s' % ROOT) == old
 
 
 def test_truncated_tarball_on_the_controller(target, only_old_installed, releases, tmp_path):
