@@ -520,8 +520,10 @@ def stale_members(gid, proc='/proc', uids=None):
             user = pwd.getpwuid(uid).pw_name
         except KeyError:
             user = str(uid)
-        # A system service is one of the system manager's (not a user manager's user@.service tree).
-        system = cgroup.startswith('/system.slice/') and unit.endswith('.service')
+        # A system service is one of the system manager's, not in a user manager's user@.service tree (the
+        # path may start with a container's own cgroup).
+        system = unit.endswith('.service') and '/system.slice/' in cgroup and not any(
+            part.startswith('user@') for part in cgroup.split('/'))
         entry = found.setdefault((unit, system), {'unit': unit, 'user': user, 'pids': [], 'system_service': system})
         entry['pids'].append(int(pid))
     for entry in found.values():

@@ -311,6 +311,7 @@ def test_stale_members_are_the_members_processes_without_the_group(tmp_path):
     proc('300', 1003, 1003, [1003], '0::/user.slice/user-1003.slice/session-4.scope\n')
     proc('400', 1004, 1004, [1004], '0::/user.slice/user-1004.slice/user@1004.service/app.slice/runner.service\n')
     proc('500', 1005, 1005, [1005], '12:pids:/system.slice/x\n1:name=systemd:/system.slice/cron.service\n0::/\n')
+    proc('600', 1006, 1006, [1006], '0::/system.slice/docker-1a2b.scope/system.slice/ci-runner.service\n')
     (tmp_path / 'self').mkdir()
     found = audit.stale_members(990, proc=str(tmp_path), uids={1001, 1002})
     assert [(s['unit'], s['pids'], s['system_service']) for s in found] == [('gitlab-runner.service', [100, 101], True)]
@@ -322,3 +323,6 @@ def test_stale_members_are_the_members_processes_without_the_group(tmp_path):
     assert [(s['unit'], s['system_service']) for s in hybrid] == [('cron.service', True)], \
         'on the hybrid layout, the name=systemd line names the unit'
     assert audit.stale_members(990, proc=str(tmp_path / 'missing'), uids={1001}) == []
+    in_container = audit.stale_members(990, proc=str(tmp_path), uids={1006})
+    assert [(s['unit'], s['system_service']) for s in in_container] == [('ci-runner.service', True)], \
+        "a container's systemd nests its units below the container's own cgroup"
