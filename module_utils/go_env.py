@@ -79,6 +79,10 @@ KNOWN_SUMDB = {
 }
 
 MARKER = '# Managed by go-buildhost (go_env), keys:'
+# What the file held before the first change, so that go_env_state absent can put it back: one line
+# per key whose own value was replaced in place ("<ORIGINAL> KEY value"), and one when the file did not exist.
+ORIGINAL = '# Managed by go-buildhost (go_env), value before:'
+CREATED = '# Managed by go-buildhost (go_env), created this file.'
 _KEY_RE = re.compile(r'^[A-Z][A-Z0-9_]*$')
 _TOOLCHAIN_RE = re.compile(r'^(?:local|auto|path|go1(?:\.[0-9]+){1,2}(?:(?:rc|beta)[0-9]+)?(?:-[A-Za-z0-9._-]+)?)'
                            r'(?:\+(?:auto|path))?$')
@@ -608,25 +612,52 @@ def managed_keys(text):
     return []
 
 
+def records(text):
+    """({key: value the file held before go_env replaced it}, whether go_env created the file)."""
+    originals = {}
+    created = False
+    for line in (text or '').split('\n'):
+        if line.startswith(ORIGINAL):
+            key, _sep, value = line[len(ORIGINAL) + 1:].partition(' ')
+            if _KEY_RE.match(key):
+                originals.setdefault(key, value)
+        elif line == CREATED:
+            created = True
+    return originals, created
+
+
+def _record_lines(originals, created):
+    lines = [CREATED] if created else []
+    lines.extend('%s %s %s' % (ORIGINAL, k, originals[k]) for k in sorted(originals))
+    return lines
+
+
 def update(text, env, track=True):
     """Return text with env applied: values replaced in place, None and stale managed keys removed.
 
     Comments, blank lines and keys not in env are kept. New keys are
     appended at the end. With track, a marker comment lists the keys set
-    here, so a key dropped from env later is removed too.
+    here, so a key dropped from env later is removed too, and record
+    comments keep the values replaced in place (and whether the file was
+    created, text None), for restore(). A key dropped from env gets its
+    recorded value back.
     """
+    created_now = text is None
     text = text or ''
     lines = text.split('\n')
     if lines and lines[-1] == '':
         lines.pop()
     previously = set(managed_keys(text)) if track else set()
+    originals, created = records(text) if track else ({}, False)
+    created = created or created_now
     desired = dict((k, v) for k, v in env.items() if v is not None)
-    doomed = set(k for k, v in env.items() if v is None) | (previously - set(env))
+    dropped = previously - set(env)
+    doomed = set(k for k, v in env.items() if v is None) | dropped
     out = []
     seen = set()
     marker_at = None
     for line in lines:
-        if track and line.startswith(MARKER):
+        if track and (line.startswith(MARKER) or line.startswith(ORIGINAL) or line == CREATED):
             if marker_at is None:
                 marker_at = len(out)
                 out.append(None)
@@ -634,26 +665,32 @@ def update(text, env, track=True):
         parsed = parse_line(line)
         if parsed:
             key = parsed[0]
+            if key in dropped and key in originals:
+                out.append('%s=%s' % (key, originals.pop(key)))  # the file's own value is back
+                seen.add(key)
+                continue
             if key in doomed:
                 continue
             if key in desired:
                 if key in seen:
                     continue
+                if track and key not in previously:
+                    originals.setdefault(key, parsed[1])
                 seen.add(key)
                 out.append('%s=%s' % (key, desired[key]))
                 continue
         out.append(line)
     keys = sorted(desired)
     if track and keys:
-        marker = '%s %s' % (MARKER, ' '.join(keys))
+        block = _record_lines(originals, created) + ['%s %s' % (MARKER, ' '.join(keys))]
         if marker_at is None:
             while out and out[-1] == '':
                 out.pop()
             if out:
                 out.append('')
-            out.append(marker)
+            out.extend(block)
         else:
-            out[marker_at] = marker
+            out[marker_at:marker_at + 1] = block
     elif marker_at is not None and marker_at == len(out) - 1:
         # The block this function appended is now empty: drop it with its blank line.
         out.pop()
@@ -662,6 +699,55 @@ def update(text, env, track=True):
     out = [line for line in out if line is not None]
     out.extend('%s=%s' % (k, desired[k]) for k in keys if k not in seen)
     return '\n'.join(out) + '\n' if out else ''
+
+
+def restore(text):
+    """text as it was before update() first changed it, or None when update() created the file.
+
+    The managed keys go, the values they replaced come back where they stood, and the block
+    update() appended goes with the blank line before it. Keys managed before the records
+    existed (go-buildhost before 2026) lose their line: the second item lists them.
+    """
+    text = text or ''
+    managed = set(managed_keys(text))
+    originals, created = records(text)
+    if not managed and not originals and not created:
+        return text, []
+    lines = text.split('\n')
+    if lines and lines[-1] == '':
+        lines.pop()
+    out = []
+    restored = set()
+    for line in lines:
+        if line.startswith(MARKER) or line.startswith(ORIGINAL) or line == CREATED:
+            out.append(None)
+            continue
+        parsed = parse_line(line)
+        if parsed and (parsed[0] in managed or parsed[0] in originals):
+            key = parsed[0]
+            if key in originals and key not in restored:
+                out.append('%s=%s' % (key, originals[key]))
+                restored.add(key)
+            continue
+        out.append(line)
+    if None in out and all(line is None for line in out[out.index(None):]):
+        del out[out.index(None):]
+        while out and out[-1] == '':
+            out.pop()
+    out = [line for line in out if line is not None]
+    out.extend('%s=%s' % (k, originals[k]) for k in sorted(originals) if k not in restored)
+    unknown = sorted(k for k in managed if k not in originals and k in parse('\n'.join(lines[:_block_start(lines)])))
+    if created and not out:
+        return None, unknown
+    return ('\n'.join(out) + '\n' if out else ''), unknown
+
+
+def _block_start(lines):
+    """Index of the first line of update()'s block (records and marker), or len(lines)."""
+    for number, line in enumerate(lines):
+        if line.startswith(MARKER) or line.startswith(ORIGINAL) or line == CREATED:
+            return number
+    return len(lines)
 
 
 def remove_keys(text, keys):

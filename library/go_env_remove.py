@@ -1,0 +1,204 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: go-buildhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: go_env_remove
+short_description: Undo what go_env_file wrote, putting back the values it replaced
+description:
+  - The way back from M(go_env_file), in one call.
+  - In each Go env file (I(path), and the C(go.env) of every GOROOT under I(install_root)) and each
+    C(KEY=VALUE) file in I(env_files) (such as C(/etc/environment)), the keys go_env_file manages are removed,
+    the values it replaced come back where they stood (go_env_file records them in the file, next to its
+    marker), and its marker block goes. A file go_env_file created is removed. Lines it did not write stay.
+  - Each of I(owned_files) (the whole-file C(profile) and C(systemd) formats) is removed when it carries the
+    go_env header, and left alone, with a warning, when it does not.
+  - The local fact I(fact_path) is removed.
+  - A key that go_env_file managed before it kept records (older go-buildhost versions) cannot get its own
+    value back; it is removed and listed in C(unknown_originals), with a warning.
+version_added: "1.1.0"
+author: go-buildhost contributors
+options:
+  path:
+    description: Go env files to restore; entries containing C(*), C(?) or C([) are glob patterns.
+    type: list
+    elements: str
+    default: []
+  install_root:
+    description: A directory whose subdirectories are GOROOTs; the C(go.env) of each one is restored.
+    type: path
+  env_files:
+    description: Further C(KEY=VALUE) files go_env_file edited in place, such as C(/etc/environment).
+    type: list
+    elements: path
+    default: []
+  owned_files:
+    description: Files go_env_file owned whole (profile snippet, systemd drop-in); removed when they carry I(header).
+    type: list
+    elements: path
+    default: []
+  header:
+    description: A line every file in I(owned_files) must contain to be removed.
+    type: str
+    default: Managed by go-buildhost (role go_env)
+  fact_path:
+    description: Local fact file to remove; an empty string removes none.
+    type: str
+    default: ""
+attributes:
+  check_mode:
+    support: full
+    details: Reports every file that would be restored or removed.
+  diff_mode:
+    support: full
+    details: One diff per changed file.
+extends_documentation_fragment:
+  - host_lock
+'''
+
+EXAMPLES = r'''
+- name: Ensure no Go environment written by go_env remains
+  go_env_remove:
+    install_root: /usr/local/lib/go
+    env_files: [/etc/environment]
+    owned_files:
+      - /etc/profile.d/go-buildhost-go-runtime.sh
+      - /etc/systemd/system.conf.d/60-go-buildhost-go-runtime.conf
+    fact_path: /etc/ansible/facts.d/go_env.fact
+'''
+
+RETURN = r'''
+changed_files:
+  description: The files restored or removed (or that would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+removed_files:
+  description: Of those, the files removed.
+  returned: always
+  type: list
+  elements: str
+unknown_originals:
+  description: Files and keys whose value before go_env is not known; their lines were removed.
+  returned: always
+  type: list
+  elements: dict
+kept_files:
+  description: Files of I(owned_files) left alone because they lack I(header).
+  returned: always
+  type: list
+  elements: str
+'''
+
+import glob
+import os
+
+from ansible.module_utils.atomic_fs import read_text, write_file
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.go_env import restore
+from ansible.module_utils.host_lock import host_lock, lock_argument_spec
+
+GLOB_CHARS = ('*', '?', '[')
+
+
+def env_files(params):
+    """Every KEY=VALUE file to restore: path (globs expanded), the GOROOTs' go.env, env_files."""
+    found = []
+    for entry in params['path']:
+        found.extend(sorted(glob.glob(entry)) if any(c in entry for c in GLOB_CHARS) else [entry])
+    if params['install_root']:
+        try:
+            names = sorted(os.listdir(params['install_root']))
+        except OSError:
+            names = []
+        for name in names:
+            goroot = os.path.join(params['install_root'], name)
+            if not name.startswith('.') and os.path.isfile(os.path.join(goroot, 'bin', 'go')):
+                found.append(os.path.join(goroot, 'go.env'))
+    found.extend(params['env_files'])
+    return list(dict.fromkeys(found))
+
+
+def plan(module):
+    """[(path, before, after)] with after None for a removal, and the unknown originals."""
+    params = module.params
+    changes, unknown, kept = [], [], []
+    for path in env_files(params):
+        if not os.path.isabs(path):
+            module.fail_json(msg='%s is not an absolute path; nothing was changed.' % path)
+        before = read_text(path)
+        if before is None:
+            continue
+        after, lost = restore(before)
+        unknown.extend(dict(path=path, key=key) for key in lost)
+        if after != before:
+            changes.append((path, before, after))
+    for path in params['owned_files']:
+        before = read_text(path)
+        if before is None:
+            continue
+        if params['header'] in before:
+            changes.append((path, before, None))
+        else:
+            kept.append(path)
+    if params['fact_path'] and os.path.lexists(params['fact_path']):
+        changes.append((params['fact_path'], read_text(params['fact_path']) or '', None))
+    return changes, unknown, kept
+
+
+def apply(module, changes, result):
+    for path, _before, after in changes:
+        try:
+            if after is None:
+                os.unlink(path)
+            else:
+                st = os.stat(path)
+                write_file(path, after, st.st_mode & 0o7777, (st.st_uid, st.st_gid))
+        except (IOError, OSError) as exc:
+            module.fail_json(msg='Restoring %s failed: %s. The files before it in changed_files are done.'
+                                 % (path, to_native(exc)), **result)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='list', elements='str', default=[]),
+            install_root=dict(type='path'),
+            env_files=dict(type='list', elements='path', default=[]),
+            owned_files=dict(type='list', elements='path', default=[]),
+            header=dict(type='str', default='Managed by go-buildhost (role go_env)'),
+            fact_path=dict(type='str', default=''),
+            **lock_argument_spec(),
+        ),
+        supports_check_mode=True,
+    )
+    with host_lock(module, 'go_env_remove'):
+        run(module)
+
+
+def run(module):
+    changes, unknown, kept = plan(module)
+    result = dict(changed=bool(changes), changed_files=[c[0] for c in changes],
+                  removed_files=[c[0] for c in changes if c[2] is None], unknown_originals=unknown, kept_files=kept)
+    for entry in unknown:
+        module.warn('%s: the value %s had before go_env is not recorded (written by an older go-buildhost); its '
+                    'line was removed.' % (entry['path'], entry['key']))
+    for path in kept:
+        module.warn('%s lacks the go_env header, so it is not go_env\'s: left alone.' % path)
+    if module._diff and changes:
+        result['diff'] = [dict(before_header=path, after_header=path if after is not None else '%s (absent)' % path,
+                               before=before, after=after or '') for path, before, after in changes]
+    if changes and not module.check_mode:
+        apply(module, changes, result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
