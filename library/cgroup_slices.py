@@ -31,11 +31,21 @@ description:
   - Running services whose drop-in changed, or that still run outside their slice or with an older
     environment than their drop-in, are restarted with C(systemctl try-restart) when I(restart) is
     true and reported in C(restart_pending) otherwise.
+  - With I(state=absent), every file the module wrote (slices, drop-ins, env files, the wrapper recorded in
+    I(fact_path)) and I(fact_path) itself are removed; the services whose drop-in goes are restarted or reported
+    as for a change.
   - With I(require_unified), a host whose cgroup mode (read as the cgroup_facts module does) is not
     C(unified) makes the module fail before anything changes, saying what to do.
 version_added: "1.0.0"
 author: go-buildhost contributors
 options:
+  state:
+    description:
+      - C(present) writes the files; C(absent) removes everything the module wrote and its fact, and ignores
+        I(slices), I(services), I(wrapper_path) and I(require_unified).
+    type: str
+    choices: [present, absent]
+    default: present
   slices:
     description:
       - The slices, each a dict with C(name) (required, ending in C(.slice)), C(description),
@@ -323,6 +333,7 @@ def mtime_monotonic_us(path):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
             slices=dict(type='list', elements='dict', default=[]),
             services=dict(type='list', elements='dict', default=[]),
             require_services=dict(type='bool', default=False),
@@ -349,6 +360,8 @@ def main():
     )
     params = module.params
     hold_host_lock(module, 'cgroup_slices')
+    if params['state'] == 'absent':
+        params.update(slices=[], services=[], wrapper_path='', wrapper_content='', require_unified=False)
     slices, services = params['slices'], params['services']
     errors = validate(slices, services, '', params['gomemlimit_percent'], params['wrapper_path'])
     for name in ('unit_dir', 'env_dir'):
@@ -443,7 +456,7 @@ def main():
     if params['wrapper_path']:
         plan.want(params['wrapper_path'], params['wrapper_content'], 0o755)
     old_fact = previous(params['fact_path'])
-    if params['fact_path']:
+    if params['fact_path'] and params['state'] == 'present':
         fact = dict(slices=report_slices, services=dict(
             (u, dict((k, s[k]) for k in ('requested', 'slice', 'dropin', 'environment')))
             for u, s in report_services.items()),
@@ -466,6 +479,8 @@ def main():
         if current != content or file_mode(path) != mode:
             to_write.append(path)
     to_remove = sorted(p for p in managed_files(plan, old_fact) if p not in plan.files)
+    if params['state'] == 'absent' and params['fact_path'] and os.path.lexists(params['fact_path']):
+        to_remove.append(params['fact_path'])
     unit_changes = [p for p in to_write + to_remove if p.startswith(plan.unit_dir.rstrip('/') + '/')]
     changed_units = set()
     for path in to_write + to_remove:
