@@ -1,7 +1,8 @@
-"""site.yml on a real Debian 12 kernel (QEMU): live state, a reboot, a second converge, the revert.
+"""site.yml on a real Debian 12 kernel (QEMU): live state, a reboot, a second converge, the revert, removal.
 
 The tests run in file order: live checks, reboot, the same checks again,
-a second converge that must change nothing, then the sysctl revert path.
+a second converge that must change nothing, then the sysctl revert path,
+then a converge and playbooks/remove.yml, which must bring back the live values.
 Every test takes testinfra's `host` fixture: pytest groups the tests of a
 parametrized module-scoped fixture together, so a test without it would run
 after all of them (after the revert), not where it stands in this file.
@@ -136,6 +137,30 @@ def test_sysctl_revert_restores_the_earlier_values(host, playbook):
     assert not host.file('/etc/sysctl.d/60-go-buildhost.conf').exists
     for key, value in earlier.items():
         assert proc_sys(host, key) == str(value).split(), key
+
+
+def test_remove_returns_the_host_to_before_the_first_run(host, playbook):
+    """Issue 14's way back on a real kernel: the live sysctls too, which a container cannot show."""
+    before = {key: proc_sys(host, key) for key in SYSCTL_DEFAULTS}
+    assert before['vm.swappiness'] != ['10'], 'the revert left the boot-time values: vacuous otherwise'
+    rc, _stats, _data = playbook('molecule/vm/converge.yml', limit='go_buildhosts')
+    assert rc == 0 and proc_sys(host, 'vm.swappiness') == ['10']
+    rc, stats, data = playbook('playbooks/remove.yml', limit='go_buildhosts')
+    failed = [r.get('msg') for p in data['plays'] for t in p['tasks'] for r in t['hosts'].values() if r.get('failed')]
+    assert rc == 0, failed
+    for key, value in before.items():
+        assert proc_sys(host, key) == value, key
+    left = host.run('ls -d /etc/sysctl.d/60-go-buildhost.conf /usr/local/go /usr/local/lib/go /usr/local/bin/go '
+                    '/usr/bin/go /etc/go-buildhost /etc/systemd/system/gobuild.slice /etc/ansible/facts.d '
+                    '/etc/systemd/system/go-cache-health.timer /usr/local/bin/go-build-run 2>/dev/null')
+    assert left.stdout == '', left.stdout
+    assert host.run('getent group gobuilders').rc != 0
+    assert host.check_output('systemctl show -P LoadState gobuild.slice go-cache-health.timer') == \
+        'not-found\nnot-found'
+    assert not host.file('/sys/fs/cgroup/gobuild.slice').exists
+    assert host.run('command -v go').rc != 0, 'no go left on the PATH'
+    rc, stats, _data = playbook('playbooks/remove.yml', limit='go_buildhosts')
+    assert rc == 0 and stats['changed'] == 0, 'a second removal changes nothing'
 
 
 @pytest.fixture(scope='module', autouse=True)
