@@ -4,6 +4,7 @@ The harness is the project's own: `make test` builds the images and the Go
 mirror fixture first. Each module gets a fresh systemd container.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -219,8 +220,9 @@ class PlayResult:
         raise KeyError('%s not among %s' % (prefix, sorted(self.tasks)))
 
 
-@pytest.fixture(scope='module')
-def target(tmp_path_factory):
+@contextlib.contextmanager
+def fresh_target(tmp_path_factory):
+    """A fresh systemd container serving the Go mirror fixture, as a Target; removed at the end."""
     if shutil.which('docker') is None or docker('info', check=False).returncode != 0:
         pytest.fail('no Docker engine: run `make docker` (scripts/ensure-docker.sh)')
     if not (MIRROR / 'index.json').exists():
@@ -231,6 +233,12 @@ def target(tmp_path_factory):
         yield Target(name, tmp_path_factory.mktemp(name))
     finally:
         docker('rm', '-f', name, check=False)
+
+
+@pytest.fixture(scope='module')
+def target(tmp_path_factory):
+    with fresh_target(tmp_path_factory) as fresh:
+        yield fresh
 
 
 @pytest.fixture(scope='module')

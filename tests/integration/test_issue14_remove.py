@@ -12,11 +12,10 @@ same list is in docs/operations.md ("Removal"). The tests run in file order.
 import fnmatch
 import json
 import subprocess
-import uuid
 
 import pytest
 
-from .conftest import MIRROR, Target, docker, start_systemd_container
+from .conftest import MIRROR, fresh_target
 
 VARS = {'go_toolchain_version': '1.27', 'go_toolchain_release_index': str(MIRROR / 'index.json'),
         'go_toolchain_mirror': 'http://127.0.0.1:8080/',
@@ -171,12 +170,8 @@ def test_a_second_removal_changes_nothing(target):
 
 @pytest.fixture(scope='module')
 def second(tmp_path_factory):
-    name = 'gbh-it-%s' % uuid.uuid4().hex[:8]
-    try:
-        start_systemd_container(name, with_mirror=True)
-        yield Target(name, tmp_path_factory.mktemp(name))
-    finally:
-        docker('rm', '-f', name, check=False)
+    with fresh_target(tmp_path_factory) as fresh:
+        yield fresh
 
 
 def test_site_with_state_absent_removes_everything_caches_and_promtool_included(second):
