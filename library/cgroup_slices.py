@@ -153,6 +153,16 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+slices_stopped:
+  description: Slices whose unit file was removed and that were stopped, empty (or would be, in check mode).
+  returned: always
+  type: list
+  elements: str
+slices_left_running:
+  description: Slices whose unit file was removed but that still run processes (left active, with a warning).
+  returned: always
+  type: list
+  elements: str
 slices:
   description: Each slice with its unit file, cgroup path below systemd's root, and Go environment.
   returned: always
@@ -330,6 +340,30 @@ def mtime_monotonic_us(path):
     return int((mtime - offset) * 1000000)
 
 
+def stop_removed_slices(module, plan, removed):
+    """Stop the slices whose unit file went, when no process runs in them; report the others.
+
+    An empty slice stays active after its file is gone (until a reboot); stopping it then kills nothing.
+    A slice with processes in it, or whose task count systemd does not know, is left running and reported.
+    """
+    names = sorted(os.path.basename(p) for p in removed
+                   if p.endswith('.slice') and os.path.dirname(p) == plan.unit_dir.rstrip('/'))
+    if not names:
+        return [], []
+    stop, left = [], []
+    for block in parse_systemctl_show(plan.run(['show', '--property=Id,ActiveState,TasksCurrent', '--'] + names,
+                                               'Is systemd running on this host?')):
+        if block.get('ActiveState') not in ('active', 'activating'):
+            continue
+        (stop if block.get('TasksCurrent') == '0' else left).append(block['Id'])
+    if stop and not module.check_mode:
+        plan.run(['stop', '--'] + stop, 'Stop them by hand with systemctl stop.')
+    if left:
+        module.warn('These slices were removed but still run processes, so they stay active until those end or '
+                    'the next boot: %s.' % ', '.join(left))
+    return stop, left
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -497,6 +531,7 @@ def main():
 
     result = dict(slices=report_slices, services=report_services, missing=missing, files_written=to_write,
                   files_removed=to_remove, daemon_reloaded=False, restarted=[], restart_pending=[],
+                  slices_stopped=[], slices_left_running=[],
                   memory_total=memory, cpus=cpus, cgroup_mode=layout['mode'])
     changed = bool(to_write or to_remove)
     if module._diff and changed:
@@ -526,6 +561,7 @@ def main():
         if unit_changes and params['daemon_reload']:
             plan.run(['daemon-reload'], 'The unit files are written; run systemctl daemon-reload by hand.')
             result['daemon_reloaded'] = True
+    result['slices_stopped'], result['slices_left_running'] = stop_removed_slices(module, plan, to_remove)
 
     # ---- which running services need a restart ------------------------------------------------
     pending = []

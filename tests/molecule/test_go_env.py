@@ -245,7 +245,9 @@ def test_builder_override_was_removed_and_the_rest_kept(host):
 
 def test_every_toolchain_go_env_and_the_fact(host, expected, runtime):
     fact = json.loads(host.file(FACT).content_string)
-    goroots = host.check_output('find /usr/local/lib/go -mindepth 1 -maxdepth 1 -type d ! -name ".*" ! -name bin').split()
+    # Every GOROOT, not the go launcher's bin/.
+    goroots = host.check_output('find /usr/local/lib/go -mindepth 1 -maxdepth 1 -type d ! -name ".*" '
+                                '! -name bin').split()
     assert fact['command']['files'] == sorted(r + '/go.env' for r in goroots)
     assert fact['command']['env'] == {k: v for k, v in expected.items() if v}
     assert fact['command']['user_overrides'] == [] and fact['command']['unsupported_toolchains'] == []

@@ -335,3 +335,19 @@ def test_a_wrapper_path_that_would_replace_a_system_file_is_refused(env, path, m
     with pytest.raises(ModuleFail, match=match + '.*Nothing was changed'):
         env.run(wrapper_path=path)
     assert not env.unit_dir.exists() or os.listdir(env.unit_dir) == []
+
+
+def test_removed_slices_are_stopped_only_when_empty(env):
+    env.run()
+    names = [s['name'] for s in SLICES]
+    for name in names:
+        env.systemd.add(name)
+    env.systemd.units[names[0]]['TasksCurrent'] = '0'
+    env.systemd.units[names[1]]['TasksCurrent'] = '3'  # a build still runs there
+    checked = env.run(check=True, state='absent')
+    assert checked['slices_stopped'] == [names[0]] and 'stop' not in env.systemd.verbs()
+    result = env.run(state='absent')
+    assert result['slices_stopped'] == [names[0]] and result['slices_left_running'] == [names[1]]
+    assert env.systemd.units[names[0]]['ActiveState'] == 'inactive'
+    assert env.systemd.units[names[1]]['ActiveState'] == 'active', 'never kills a running build'
+    assert env.run(state='absent')['changed'] is False
