@@ -476,11 +476,8 @@ def stale_services(module, gid, added, actions):
     """
     if gid is None:
         return [], []
-    stale = stale_members(gid)
-    if module.check_mode and added:  # the members about to be added: their running processes will lack the group
-        seen = set(s['unit'] for s in stale)
-        stale += [s for s in stale_members(gid, uids=[pwd.getpwnam(n).pw_uid for n in added])
-                  if s['unit'] not in seen]
+    # In check mode the members about to be added are not in the group yet: count them too, in the same scan.
+    stale = stale_members(gid, uids=member_uids(gid) | set(pwd.getpwnam(n).pw_uid for n in added))
     if not stale:
         return [], []
     restartable = []
