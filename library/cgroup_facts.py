@@ -58,7 +58,7 @@ attributes:
 
 EXAMPLES = r'''
 - name: Read the cgroup mode and the limits of the build slice
-  cgroup_facts:
+  go_buildhost.buildhost.cgroup_facts:
     units: [gobuild.slice, gitlab-runner.service]
 
 - name: Stop unless the host runs cgroup v2 only
@@ -161,9 +161,9 @@ units:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.cgroup_fs import (
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import (
     detect, effective_limits, mem_total, online_cpus, parse_systemctl_show, read_limits)
-from ansible.module_utils.cgroup_spec import slice_cgroup
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_spec import slice_cgroup
 
 SHOW = 'Id,Names,LoadState,ActiveState,Slice,ControlGroup'
 

@@ -135,12 +135,12 @@ attributes:
     support: full
     details: Shows every changed file before and after.
 extends_documentation_fragment:
-  - host_lock
+  - go_buildhost.buildhost.host_lock
 '''
 
 EXAMPLES = r'''
 - name: Ensure the build slice exists and gitlab-runner runs in it
-  cgroup_slices:
+  go_buildhost.buildhost.cgroup_slices:
     slices:
       - name: gobuild.slice
         memory_high: 70%
@@ -228,12 +228,14 @@ import os
 import stat
 import time
 
-from ansible.module_utils.atomic_fs import read_text, write_file
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.path_guard import Refused, check_file, dpkg_owner
-from ansible.module_utils.host_lock import hold_host_lock, lock_argument_spec
-from ansible.module_utils.cgroup_fs import detect, mem_total, online_cpus, parse_systemctl_show, run_systemctl
-from ansible.module_utils.cgroup_spec import (
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import Refused, check_file, dpkg_owner
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import hold_host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import (
+    detect, mem_total, online_cpus, parse_systemctl_show, run_systemctl,
+)
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_spec import (
     go_environment, is_glob, is_template, match_units, render_dropin, render_env_file, render_slice,
     service_unit, slice_cgroup, text, validate)
 from ansible.module_utils.common.text.converters import to_native

@@ -114,12 +114,12 @@ attributes:
     support: full
     details: One diff per changed file (content, and owner or mode changes).
 extends_documentation_fragment:
-  - host_lock
+  - go_buildhost.buildhost.host_lock
 '''
 
 EXAMPLES = r'''
 - name: Ensure the health check's configuration and units are in place
-  file_bundle:
+  go_buildhost.buildhost.file_bundle:
     files:
       - path: /etc/go-cache/health.json
         content: "{{ config | to_nice_json }}\n"
@@ -182,8 +182,10 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
-from ansible.module_utils.cgroup_fs import parse_systemctl_show, run_systemctl
-from ansible.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import (
+    parse_systemctl_show, run_systemctl,
+)
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
 
 # UnitFileState values that need no `systemctl enable` (static units cannot be enabled at all).
 ENABLED_STATES = ('enabled', 'enabled-runtime', 'static', 'indirect', 'generated', 'alias', 'linked', 'transient')

@@ -135,12 +135,12 @@ attributes:
     support: full
     details: Per cache, the problems found before and after, and the members of the group.
 extends_documentation_fragment:
-  - host_lock
+  - go_buildhost.buildhost.host_lock
 '''
 
 EXAMPLES = r'''
 - name: Ensure the shared Go caches are group-writable with default ACLs
-  go_cache_perms:
+  go_buildhost.buildhost.go_cache_perms:
     group: gobuilders
     members: [alice, ci]
     caches:
@@ -244,10 +244,12 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.go_cache_audit import (
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_cache_audit import (
     PROBLEMS, AuditError, Policy, check, make_top, member_uids, open_top, repair, stale_members, walk)
-from ansible.module_utils.host_lock import host_lock, lock_argument_spec
-from ansible.module_utils.path_guard import Refused, check_dir, check_file, dpkg_owner
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import (
+    Refused, check_dir, check_file, dpkg_owner,
+)
 
 
 def lookup_ids(module):

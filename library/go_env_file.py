@@ -144,7 +144,7 @@ attributes:
     support: full
     details: One diff per changed file, user files included.
 extends_documentation_fragment:
-  - host_lock
+  - go_buildhost.buildhost.host_lock
 notes:
   - The go command reads C($GOROOT/go.env) in every context (login or not, services, cron, C(env -i)), but never
     exports its values to the programs it runs (C(go run), C(go test) binaries); runtime variables such as
@@ -153,7 +153,7 @@ notes:
 
 EXAMPLES = r'''
 - name: Ensure every installed Go toolchain reads the company proxy settings
-  go_env_file:
+  go_buildhost.buildhost.go_env_file:
     install_root: /usr/local/lib/go
     env:
       GOPROXY: https://goproxy.corp.example.com,https://proxy.golang.org,direct
@@ -165,7 +165,7 @@ EXAMPLES = r'''
     fact_key: command
 
 - name: Ensure Go runtime settings reach PAM sessions, login shells and services
-  go_env_file:
+  go_buildhost.buildhost.go_env_file:
     env:
       GOGC: "200"
       GOMEMLIMIT: null
@@ -221,13 +221,13 @@ import os
 import pwd
 import uuid
 
-from ansible.module_utils.atomic_fs import TMP_PREFIX, read_text, write_file
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import TMP_PREFIX, read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.go_env import (
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_env import (
     GoEnvError, go_release_of, parse, remove_keys, render_profile, render_systemd, update, validate_env)
-from ansible.module_utils.host_lock import host_lock, lock_argument_spec
-from ansible.module_utils.path_guard import Refused, check_dir
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import Refused, check_dir
 
 HEADER = ['Managed by go-buildhost (role go_env); changes here are overwritten.',
           'Go runtime settings; the go command settings live in $GOROOT/go.env.']

@@ -59,12 +59,12 @@ attributes:
     support: full
     details: One diff per changed file.
 extends_documentation_fragment:
-  - host_lock
+  - go_buildhost.buildhost.host_lock
 '''
 
 EXAMPLES = r'''
 - name: Ensure no Go environment written by go_env remains
-  go_env_remove:
+  go_buildhost.buildhost.go_env_remove:
     install_root: /usr/local/lib/go
     env_files: [/etc/environment]
     owned_files:
@@ -99,11 +99,11 @@ kept_files:
 import glob
 import os
 
-from ansible.module_utils.atomic_fs import read_text, write_file
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.go_env import restore
-from ansible.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_env import restore
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
 
 GLOB_CHARS = ('*', '?', '[')
 

@@ -55,7 +55,7 @@ attributes:
 
 EXAMPLES = r'''
 - name: Resolve the newest patch of Go 1.27
-  go_release:
+  go_buildhost.buildhost.go_release:
     version: "1.27"
     goarch: [amd64, arm64]
   delegate_to: localhost
@@ -63,7 +63,7 @@ EXAMPLES = r'''
   register: go_release
 
 - name: Resolve against a mirror's copy of the index
-  go_release:
+  go_buildhost.buildhost.go_release:
     version: latest
     index: /srv/mirror/go/index.json
     mirror: https://mirror.example.com/go/
@@ -97,7 +97,9 @@ files:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.go_version import RELEASE_ARGUMENT_SPEC, GoVersionError, lookup_release
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_version import (
+    RELEASE_ARGUMENT_SPEC, GoVersionError, lookup_release,
+)
 
 
 def main():

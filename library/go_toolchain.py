@@ -94,18 +94,18 @@ attributes:
     support: full
     details: Shows the link target, the installed versions and the command links before and after.
 extends_documentation_fragment:
-  - host_lock
+  - go_buildhost.buildhost.host_lock
 '''
 
 EXAMPLES = r'''
 - name: Ensure Go 1.27.3 is installed and active
-  go_toolchain:
+  go_buildhost.buildhost.go_toolchain:
     version: 1.27.3
     sha256: "{{ go_release.files.amd64.sha256 }}"
     url: "{{ go_release.files.amd64.url }}"
 
 - name: Remove every toolchain this module installed
-  go_toolchain:
+  go_buildhost.buildhost.go_toolchain:
     state: absent
 '''
 
@@ -164,13 +164,17 @@ import shlex
 import shutil
 import tempfile
 
-from ansible.module_utils.path_guard import Refused, check_dir, dpkg_owner, has_marker, symlinked_parent, system_tree
-from ansible.module_utils.atomic_fs import (
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import (
+    Refused, check_dir, dpkg_owner, has_marker, symlinked_parent, system_tree,
+)
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import (
     TMP_PREFIX, fsync_dir, list_temporaries, read_text, remove_tree, replace_symlink, sweep, write_file)
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.go_version import is_release, is_sha256, parse_release
-from ansible.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_version import (
+    is_release, is_sha256, parse_release,
+)
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
 
 COMMANDS = ('go', 'gofmt')
 CHUNK = 1024 * 1024

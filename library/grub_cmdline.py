@@ -56,12 +56,12 @@ attributes:
     support: full
     details: Shows the defaults file before and after.
 extends_documentation_fragment:
-  - host_lock
+  - go_buildhost.buildhost.host_lock
 '''
 
 EXAMPLES = r'''
 - name: Ensure the next boot uses cgroup v2 only
-  grub_cmdline:
+  go_buildhost.buildhost.grub_cmdline:
     present: [systemd.unified_cgroup_hierarchy=1]
     absent: [systemd.legacy_systemd_cgroup_controller]
   register: grub
@@ -92,9 +92,9 @@ import os
 import re
 import shlex
 
-from ansible.module_utils.atomic_fs import read_text, write_file
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.host_lock import hold_host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import hold_host_lock, lock_argument_spec
 
 ASSIGN_RE = re.compile(r'^(\s*(?:export\s+)?)(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)=(.*)$')
 NO_GRUB = ('%s. This host does not seem to boot through GRUB, so build_cgroups_enable_unified cannot switch it '

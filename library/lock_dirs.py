@@ -37,7 +37,7 @@ attributes:
 
 EXAMPLES = r'''
 - name: Ensure the caches that stay are root's alone
-  lock_dirs:
+  go_buildhost.buildhost.lock_dirs:
     paths: [/var/cache/go/build, /var/cache/go/mod]
 '''
 

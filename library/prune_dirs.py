@@ -37,7 +37,7 @@ attributes:
 
 EXAMPLES = r'''
 - name: Ensure the directories the role created are gone once empty
-  prune_dirs:
+  go_buildhost.buildhost.prune_dirs:
     paths:
       - /etc/go-cache
       - /var/lib/go-cache-health

@@ -90,14 +90,14 @@ attributes:
     support: full
     details: Shows the drop-in file and the live values before and after.
 extends_documentation_fragment:
-  - host_lock
+  - go_buildhost.buildhost.host_lock
 notes:
   - Only root may write kernel settings.
 '''
 
 EXAMPLES = r'''
 - name: Ensure the build-host kernel settings are persisted and applied
-  sysctl_profile:
+  go_buildhost.buildhost.sysctl_profile:
     defaults:
       vm.swappiness: 10
       net.core.somaxconn: 65535
@@ -106,7 +106,7 @@ EXAMPLES = r'''
       vm.swappiness: null
 
 - name: Remove the drop-in and restore the values recorded before the first change
-  sysctl_profile:
+  go_buildhost.buildhost.sysctl_profile:
     state: absent
 '''
 
@@ -161,11 +161,11 @@ import errno
 import json
 import os
 
-from ansible.module_utils.atomic_fs import read_text, write_file
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.host_lock import host_lock, lock_argument_spec
-from ansible.module_utils.sysctl_conf import (
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.sysctl_conf import (
     SYSCTL_DIRS, SysctlError, describe_errno, detect_container, format_value, is_namespaced, is_writable,
     normalize_key, overriding_files, parse_conf, read_live, values_equal, write_live)
 

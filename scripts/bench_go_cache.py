@@ -62,8 +62,7 @@ PYTHON = '/usr/bin/python3' if os.path.exists('/usr/bin/python3') else sys.execu
 
 
 def ansible_env():
-    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), ANSIBLE_LIBRARY=str(ROOT / 'library'),
-                ANSIBLE_MODULE_UTILS=str(ROOT / 'module_utils'), ANSIBLE_LOCALHOST_WARNING='false',
+    return dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), ANSIBLE_LOCALHOST_WARNING='false',
                 ANSIBLE_INVENTORY_UNPARSED_WARNING='false', PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
 
 
@@ -165,20 +164,20 @@ def measure(args, workdir):
     for run in range(args.runs):
         print('run %d/%d' % (run + 1, args.runs), file=sys.stderr)
         drift_all(cache)
-        elapsed, result = ansible_module('go_cache_perms', perms)
+        elapsed, result = ansible_module('go_buildhost.buildhost.go_cache_perms', perms)
         results['module_repair_all'].append(elapsed)
         inner['module_repair_all'].append(result['caches'][0]['seconds'])
         counts['repair_all_repaired'] = result['caches'][0]['repaired']
         assert result['changed'] is True
 
-        elapsed, result = ansible_module('go_cache_perms', perms)
+        elapsed, result = ansible_module('go_buildhost.buildhost.go_cache_perms', perms)
         results['module_noop'].append(elapsed)
         inner['module_noop'].append(result['caches'][0]['seconds'])
         counts['noop_scanned'] = result['caches'][0]['scanned']
         assert result['changed'] is False, result
 
         counts['broken_1pct'] = drift_some(cache, 0.01, seed=run)
-        elapsed, result = ansible_module('go_cache_perms', perms)
+        elapsed, result = ansible_module('go_buildhost.buildhost.go_cache_perms', perms)
         results['module_repair_1pct'].append(elapsed)
         inner['module_repair_1pct'].append(result['caches'][0]['seconds'])
         counts['repair_1pct_repaired'] = result['caches'][0]['repaired']
@@ -192,7 +191,7 @@ def measure(args, workdir):
             results['setfacl_test'].append(elapsed)
             results['shell_repair'].append(shell_repair(cache, args.group))
             # The shell repair leaves other::r-x on old entries but nothing wrong for the module.
-            ansible_module('go_cache_perms', perms)
+            ansible_module('go_buildhost.buildhost.go_cache_perms', perms)
 
         total = 0.0
         for name, module_args in (

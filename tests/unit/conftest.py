@@ -1,31 +1,38 @@
-"""Load library/ and module_utils/ the way Ansible does, and run modules in-process."""
+"""Run the collection's modules in-process, imported by their collection names.
 
+The collection's code is imported as ansible_collections.go_buildhost.buildhost.*: pytest puts
+collections/ on the path (pyproject.toml), where go_buildhost/buildhost links back to this tree, and
+ansible-test units does the same from the collection's own ansible_collections tree.
+"""
+
+import importlib
 import importlib.util
 import json
 import sys
 from pathlib import Path
 
-import ansible.module_utils
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+
 ROOT = Path(__file__).resolve().parents[2]
-
-for _path in sorted((ROOT / 'module_utils').glob('*.py')):
-    _name = 'ansible.module_utils.' + _path.stem
-    _spec = importlib.util.spec_from_file_location(_name, _path)
-    _module = importlib.util.module_from_spec(_spec)
-    sys.modules[_name] = _module
-    _spec.loader.exec_module(_module)
-    setattr(ansible.module_utils, _path.stem, _module)
+COLLECTION = 'ansible_collections.go_buildhost.buildhost'
 
 
-def load_library(name):
-    spec = importlib.util.spec_from_file_location('gbh_library_' + name, ROOT / 'library' / (name + '.py'))
+def load_health_program(name='go_cache_health'):
+    """go_cache's health program as the host runs it: go_cache_audit beside it is the collection's."""
+    audit = importlib.import_module(COLLECTION + '.plugins.module_utils.go_cache_audit')
+    sys.modules['go_cache_audit'] = audit
+    spec = importlib.util.spec_from_file_location(name, ROOT / 'roles/go_cache/files/go_cache_health.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_library(name):
+    """A module of the collection (its source is library/<name>.py), freshly executed."""
+    return importlib.reload(importlib.import_module('%s.plugins.modules.%s' % (COLLECTION, name)))
 
 
 class ModuleExit(Exception):
@@ -56,7 +63,7 @@ def run_module(monkeypatch, tmp_path_factory):
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
     # The host-wide lock of every module goes to a temporary directory, not /run.
-    lock_utils = sys.modules['ansible.module_utils.host_lock']
+    lock_utils = importlib.import_module('ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock')
     monkeypatch.setattr(lock_utils, 'LOCK_PATH', str(tmp_path_factory.mktemp('run') / 'go-buildhost.lock'))
     # A real module process ends, and so frees the lock, after exit_json; here the process goes on and
     # the exception's traceback keeps the module alive. Take and free the lock at once instead.

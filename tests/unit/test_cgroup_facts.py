@@ -1,7 +1,9 @@
 """cgroup_facts against fake /sys/fs/cgroup and /proc trees: unified, hybrid and legacy hosts."""
 
 import pytest
-from ansible.module_utils.cgroup_fs import detect, parse_mountinfo, parse_systemctl_show, read_limits, systemd_root
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import (
+    detect, parse_mountinfo, parse_systemctl_show, read_limits, systemd_root,
+)
 
 from .cgroup_tree import Host
 from .conftest import ModuleFail

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ansible.module_utils.cgroup_spec import (
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_spec import (
     cpu_list, effective_limits, go_environment, gomaxprocs, gomemlimit, match_units, parse_size,
     quote_environment, render_dropin, render_env_file, render_slice, service_unit, size_bytes, slice_cgroup,
     slice_chain, validate)

@@ -3,10 +3,10 @@
 # ruff: noqa: S103 - these tests make permissive and broken modes on purpose, to audit and repair them
 
 import grp
-import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, load_health_program
 
 PROGRAM = ROOT / 'roles/go_cache/files/go_cache_health.py'
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='chown and ACLs of other groups need root')
@@ -28,10 +28,7 @@ SAMPLE = re.compile(r'^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<value>\S+
 
 
 def load():
-    spec = importlib.util.spec_from_file_location('go_cache_health', PROGRAM)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_health_program()
 
 
 health = load()
@@ -387,11 +384,23 @@ def test_an_unreachable_webhook_does_not_fail_the_run(env):
     assert env.metrics.exists()
 
 
-def run_program(*args):
-    return subprocess.run([sys.executable, str(PROGRAM), *args], capture_output=True, text=True, check=False)
+@pytest.fixture(scope='module')
+def installed(tmp_path_factory):
+    """The program installed as the role installs it: the collection's go_cache_audit.py beside it."""
+    program_dir = tmp_path_factory.mktemp('program')
+    shutil.copy(PROGRAM, program_dir / PROGRAM.name)
+    shutil.copy(ROOT / 'plugins/module_utils/go_cache_audit.py', program_dir / 'go_cache_audit.py')
+    return program_dir / PROGRAM.name
 
 
-def test_exit_status_zero_whatever_it_finds(env):
+@pytest.fixture
+def run_program(installed):
+    def run(*args):
+        return subprocess.run([sys.executable, str(installed), *args], capture_output=True, text=True, check=False)
+    return run
+
+
+def test_exit_status_zero_whatever_it_finds(env, run_program):
     os.chmod(env.build, 0o777)
     proc = run_program('--config', env.write_config())
     assert proc.returncode == 0, proc.stderr
@@ -401,7 +410,7 @@ def test_exit_status_zero_whatever_it_finds(env):
     assert log['event'] == 'go-cache-health' and log['conditions'] == ['build:permissions']
 
 
-def test_exit_status_one_on_its_own_errors(env, tmp_path):
+def test_exit_status_one_on_its_own_errors(env, tmp_path, run_program):
     proc = run_program('--config', str(tmp_path / 'missing.json'))
     assert proc.returncode == 1 and 'cannot read the configuration' in json.loads(proc.stderr)['error']
     env.config['metrics_file'] = str(tmp_path / 'health.json/go_cache.prom')  # below a file
@@ -416,7 +425,7 @@ def test_exit_status_one_on_its_own_errors(env, tmp_path):
     assert 'shadow' not in proc.stderr, 'the URL is a secret'
 
 
-def test_dry_run_from_the_command_line_prints_the_metrics(env):
+def test_dry_run_from_the_command_line_prints_the_metrics(env, run_program):
     proc = run_program('--config', env.write_config(), '--dry-run')
     assert proc.returncode == 0
     assert '# TYPE go_cache_bytes gauge' in proc.stdout and not env.metrics.exists()

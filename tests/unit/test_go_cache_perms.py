@@ -4,15 +4,13 @@
 
 import grp
 import os
-import sys
 
 import pytest
 from ansible.module_utils import basic
 
-from .conftest import ROOT, ModuleFail
+from .conftest import ModuleFail
 
-sys.path.insert(0, str(ROOT / 'module_utils'))
-import go_cache_audit as audit  # noqa: E402
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_cache_audit as audit
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='chown and ACLs of other groups need root')
 

@@ -1,6 +1,5 @@
 """The go_cache role's files: template headers, the alert rules under promtool, docs in line with the code."""
 
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -9,17 +8,14 @@ import jinja2
 import pytest
 import yaml
 
-from .conftest import ROOT
+from .conftest import ROOT, load_health_program
 
 ROLE = ROOT / 'roles/go_cache'
 PROMTOOL = shutil.which('promtool')
 
 
 def health_program():
-    spec = importlib.util.spec_from_file_location('go_cache_health_docs', ROLE / 'files/go_cache_health.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_health_program('go_cache_health_docs')
 
 
 def render(template, **overrides):
@@ -40,8 +36,14 @@ def test_templates_start_with_the_managed_header_and_the_role(template):
 
 
 def test_the_audit_code_shipped_with_the_health_check_is_the_module_utils_one():
-    shipped = ROLE / 'files/go_cache_audit.py'
-    assert shipped.is_symlink() and shipped.resolve() == (ROOT / 'module_utils/go_cache_audit.py').resolve()
+    files = yaml.safe_load((ROLE / 'vars/main.yml').read_text())['__go_cache_health_files']
+    shipped = next(f for f in files if f['path'].endswith('/go_cache_audit.py'))
+    relative = shipped['content'].split("role_path ~ '")[1].split("'")[0]
+    assert (ROLE / relative.lstrip('/')).resolve() == ROOT / 'plugins/module_utils/go_cache_audit.py'
+    # One source: no copy and no link of it anywhere else in the tree.
+    copies = [p for p in ROOT.rglob('go_cache_audit.py')
+              if not p.is_relative_to(ROOT / 'collections') and '.venv' not in p.parts and '.cache' not in p.parts]
+    assert copies == [ROOT / 'plugins/module_utils/go_cache_audit.py']
 
 
 def test_readme_documents_every_metric_the_program_writes():

@@ -4,7 +4,7 @@ import base64
 import hashlib
 
 import pytest
-from ansible.module_utils.go_env import (
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_env import (
     MARKER, GoEnvError, check_flags, check_gogc, check_maxprocs, check_memlimit, check_patterns, check_proxy,
     check_sumdb, check_toolchain, command_env, parse, remove_keys, render_godebug, render_profile, render_systemd,
     runtime_env, settings_errors, update, validate_env, verifier_key_error)

@@ -1,8 +1,8 @@
 """go_env_file against temporary toolchains, system files and home directories."""
 
+import importlib
 import json
 import os
-import sys
 
 import pytest
 from ansible.module_utils import basic
@@ -326,7 +326,7 @@ def test_the_shared_caches_of_go_cache_never_go_into_go_env(run_module, tmp_path
     assert module.shared_caches(str(conf)) == {'GOCACHE': '/var/cache/go/build', 'GOMODCACHE': '/var/cache/go/mod'}
     assert module.shared_caches(str(tmp_path / 'none')) == {}
     # The module reads the real path: point that read at the fixture.
-    atomic_fs = sys.modules['ansible.module_utils.atomic_fs']
+    atomic_fs = importlib.import_module('ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs')
     real_read = atomic_fs.read_text
     monkeypatch.setattr(atomic_fs, 'read_text', lambda path, *a: real_read(str(conf) if path == module.SHARED_CACHES
                                                                            else path, *a))

@@ -1,5 +1,6 @@
 """go_toolchain against a temporary root, with fake but runnable Go archives."""
 
+import importlib
 import fcntl
 import grp
 import hashlib
@@ -283,8 +284,7 @@ def test_waits_for_the_host_lock_then_names_its_holder(env):
 
 
 def test_hold_host_lock_keeps_the_lock_until_the_module_ends(tmp_path):
-    import sys  # noqa: PLC0415
-    host_lock = sys.modules['ansible.module_utils.host_lock']
+    host_lock = importlib.import_module('ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock')
 
     class FakeModule:
         params = {'lock_path': str(tmp_path / 'go-buildhost.lock'), 'lock_timeout': 0}

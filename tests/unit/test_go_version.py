@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from ansible.module_utils.go_version import (
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_version import (
     GoVersionError, classify_request, parse_index, parse_release, resolve, strip_go)
 
 SHA = {v: (c * 64) for v, c in (('1.27.3', 'a'), ('1.27.2', 'b'), ('1.26.6', 'c'), ('1.28rc1', 'd'), ('1.20', 'e'))}

@@ -5,7 +5,9 @@ import json
 import os
 
 import pytest
-from ansible.module_utils.go_env import CREATED, MARKER, ORIGINAL, records, restore, update
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_env import (
+    CREATED, MARKER, ORIGINAL, records, restore, update,
+)
 
 from .conftest import ModuleFail
 from .test_cgroup_slices import env  # noqa: F401 - the fixture, reused

@@ -15,6 +15,7 @@ from ansible.module_utils import basic
 from .conftest import ROOT, load_library
 
 MODULES = sorted(p.stem for p in (ROOT / 'library').glob('*.py'))
+FQCN = ['go_buildhost.buildhost.' + name for name in MODULES]
 
 
 class Captured(Exception):
@@ -27,7 +28,7 @@ class Captured(Exception):
 def docs():
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'))
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-doc'), '--json', '-t', 'module',
-                           *MODULES], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+                           *FQCN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
@@ -87,24 +88,25 @@ def compare(documented, spec, where):
 
 @pytest.mark.parametrize('name', MODULES)
 def test_documentation_matches_the_argument_spec(name, docs, monkeypatch):
-    assert name in docs, 'ansible-doc does not know %s' % name
-    documentation = docs[name]['doc']
+    fqcn = 'go_buildhost.buildhost.' + name
+    assert fqcn in docs, 'ansible-doc does not know %s' % fqcn
+    documentation = docs[fqcn]['doc']
     for section in ('short_description', 'description', 'options', 'author'):
         assert documentation.get(section), '%s: DOCUMENTATION has no %s' % (name, section)
-    assert docs[name]['examples'], '%s has no EXAMPLES' % name
-    assert docs[name]['return'], '%s has no RETURN' % name
+    assert docs[fqcn]['examples'], '%s has no EXAMPLES' % name
+    assert docs[fqcn]['return'], '%s has no RETURN' % name
     assert text_problems(documentation['description'], 'description') == []
     assert description_problems(documentation['options'], '') == []
-    assert description_problems(docs[name]['return'], 'RETURN ') == []
+    assert description_problems(docs[fqcn]['return'], 'RETURN ') == []
     spec = argument_spec(monkeypatch, name)
     assert compare(documentation['options'], spec, '') == []
 
 
 def test_ansible_doc_renders_every_module():
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), PAGER='cat', ANSIBLE_NOCOLOR='1')
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-doc'), '-t', 'module', *MODULES],
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-doc'), '-t', 'module', *FQCN],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0 and 'ERROR' not in proc.stderr, proc.stderr
-    for name in MODULES:
+    for name in FQCN:
         assert '> MODULE %s ' % name in proc.stdout, name
     assert proc.stdout.count('lock_timeout') >= 7, 'the host_lock doc fragment is merged'

@@ -3,8 +3,8 @@
 import os
 
 import pytest
-from ansible.module_utils import path_guard as guard
-from ansible.module_utils.path_guard import Refused
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils import path_guard as guard
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import Refused
 
 NO_HOMES = set()
 

@@ -1,10 +1,10 @@
 """module_utils/sysctl_conf.py: key notation, value checks, sysctl.d parsing and container detection."""
 
-import sys
+import importlib
 
 import pytest
 
-SYSCTL = sys.modules['ansible.module_utils.sysctl_conf']
+SYSCTL = importlib.import_module('ansible_collections.go_buildhost.buildhost.plugins.module_utils.sysctl_conf')
 
 
 @pytest.mark.parametrize('key, dotted, path', [

@@ -1,19 +1,19 @@
 """sysctl_profile against a fake /proc/sys tree and fake sysctl.d directories in a temporary directory."""
 
+import importlib
 import errno
 import fcntl
 import json
 import os
 import re
 import stat
-import sys
 
 import pytest
 from ansible.module_utils import basic
 
 from .conftest import ModuleFail
 
-SYSCTL = sys.modules['ansible.module_utils.sysctl_conf']
+SYSCTL = importlib.import_module('ansible_collections.go_buildhost.buildhost.plugins.module_utils.sysctl_conf')
 
 DEFAULTS = {
     'vm.swappiness': 10,

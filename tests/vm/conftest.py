@@ -16,7 +16,8 @@ SSH_KEEPALIVE = '-o ServerAliveInterval=5 -o ServerAliveCountMax=3'
 
 def ansible_env():
     env = dict(os.environ, PATH='%s:%s' % (BIN, os.environ['PATH']), ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
-               ANSIBLE_CALLBACK_PLUGINS=str(ROOT / 'callback_plugins'), ANSIBLE_CALLBACKS_ENABLED='drift_report')
+               ANSIBLE_COLLECTIONS_PATH=str(ROOT / 'collections'),
+               ANSIBLE_CALLBACKS_ENABLED='go_buildhost.buildhost.drift_report')
     ephemeral = os.environ.get('MOLECULE_EPHEMERAL_DIRECTORY')
     if ephemeral and (Path(ephemeral) / 'ansible.cfg').exists():
         env['ANSIBLE_CONFIG'] = str(Path(ephemeral) / 'ansible.cfg')

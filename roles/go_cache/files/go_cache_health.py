@@ -6,7 +6,8 @@
 
 Installed by the go_cache role of go-buildhost and run by go-cache-health.timer.
 Needs Python 3 and its standard library only, plus go_cache_audit.py next to
-this file (the same code the go_cache_perms module repairs with).
+this file (the role installs it from the collection's plugins/module_utils, the same code the
+go_cache_perms module repairs with).
 
 For each cache in the configuration it walks the tree once and measures its
 size, file count, the age of its oldest and newest files, and the space and
@@ -39,8 +40,9 @@ import time
 import urllib.error
 import urllib.request
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import go_cache_audit as audit  # noqa: E402
+# Installed beside this file from the collection's plugins/module_utils/go_cache_audit.py, the one
+# source the go_cache_perms module uses too; Python puts a script's own directory first on its path.
+import go_cache_audit as audit
 
 CONDITION_TEXT = {
     'missing': 'the cache directory is missing',

@@ -11,23 +11,9 @@ module's own, from module_utils/go_version.py.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 from ansible.plugins.action import ActionBase
 
-_NAME = 'go_buildhost_go_version'
-
-
-def _go_version():
-    if _NAME not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / 'module_utils' / 'go_version.py'
-        spec = importlib.util.spec_from_file_location(_NAME, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[_NAME] = module
-    return sys.modules[_NAME]
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_version
 
 
 class ActionModule(ActionBase):
@@ -36,7 +22,6 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        go_version = _go_version()
         _validation, args = self.validate_argument_spec(argument_spec=go_version.RELEASE_ARGUMENT_SPEC)
         try:
             result.update(go_version.lookup_release(args))

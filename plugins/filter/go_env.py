@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller-side validation and rendering of the go_env role's variables.
 
-The rules are those of module_utils/go_env.py, which the go_env_file module
+The rules are those of plugins/module_utils/go_env.py, which the go_env_file module
 applies again on the host. Running them here, in the controller process,
 lets validate.yml stop the run with every bad variable listed before any
 host is touched, at no remote cost.
@@ -11,23 +11,13 @@ host is touched, at no remote cost.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 from ansible.errors import AnsibleFilterError
 
-_NAME = 'go_buildhost_go_env'
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_env as _go_env_rules
 
 
 def _go_env():
-    if _NAME not in sys.modules:
-        path = Path(__file__).resolve().parents[3] / 'module_utils' / 'go_env.py'
-        spec = importlib.util.spec_from_file_location(_NAME, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[_NAME] = module
-    return sys.modules[_NAME]
+    return _go_env_rules
 
 
 def go_env_errors(settings):

@@ -1,1 +1,0 @@
-../../../module_utils/go_cache_audit.py
