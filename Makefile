@@ -61,9 +61,9 @@ demo: venv images mirror
 
 bench: venv images mirror promtool
 	$(if $(MITOGEN),$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-mitogen.txt,)
-	$(PY) scripts/bench.py $(if $(GANTSIGN_ROLE),--gantsign $(GANTSIGN_ROLE),)
-	$(PY) scripts/bench_sysctl.py
-	$(PY) scripts/bench_go_cache.py
+	$(PY) -m scripts.bench $(if $(GANTSIGN_ROLE),--gantsign $(GANTSIGN_ROLE),)
+	$(PY) -m scripts.bench_sysctl
+	$(PY) -m scripts.bench_go_cache
 
 clean:
 	rm -rf .cache/controller .pytest_cache

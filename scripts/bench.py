@@ -30,14 +30,14 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+# Run as `python -m scripts.<name>` from the repository's root, which puts the root on the path.
+from tests.harness import MIRROR, BenchHost, Fleet, cpu_ticks
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.integration.conftest import MIRROR, BenchHost, Fleet, cpu_ticks  # noqa: E402
 
 VENV_BIN = ROOT / '.venv' / 'bin'
 MARK_BEGIN = '<!-- bench:begin -->'

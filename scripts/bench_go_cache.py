@@ -49,9 +49,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# Run as `python -m scripts.<name>` from the repository's root, which puts the root on the path.
+from tests.harness import BenchHost
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.integration.conftest import BenchHost  # noqa: E402
 
 VENV_BIN = ROOT / '.venv' / 'bin'
 MARK_BEGIN = '<!-- bench-go-cache:begin -->'
@@ -321,7 +322,7 @@ def main():
     result = dict(measured, date=now.strftime('%Y-%m-%d %H:%M UTC'), machine=platform.machine(),
                   cpus=os.cpu_count(), load=load, python='Python %s' % platform.python_version(), runs=args.runs,
                   filesystem=fstype, file=name,
-                  command='.venv/bin/python scripts/bench_go_cache.py' + (
+                  command='.venv/bin/python -m scripts.bench_go_cache' + (
                       ' --files %d' % args.files if args.files != 100000 else '') + (
                       ' --runs %d' % args.runs if args.runs != 3 else '') + (
                       ' --playbook-runs %d' % args.playbook_runs if args.playbook_runs != 5 else ''))

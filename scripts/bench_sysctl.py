@@ -28,14 +28,14 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+# Run as `python -m scripts.<name>` from the repository's root, which puts the root on the path.
+from tests.harness import BenchHost, wait_for_quiet
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.integration.conftest import BenchHost, wait_for_quiet  # noqa: E402
 
 VENV_BIN = ROOT / '.venv' / 'bin'
 MARK_BEGIN = '<!-- bench-sysctl:begin -->'
@@ -59,7 +59,7 @@ the one-call role: the script first waits (up to 4 minutes) until the machine ha
 over 5 seconds, as after `make bench`'s fleet it is not, and records how long it waited and the
 load average at the start.
 
-Reproduce: `.venv/bin/python scripts/bench_sysctl.py` (`--runs N`, default 9).
+Reproduce: `.venv/bin/python -m scripts.bench_sysctl` (`--runs N`, default 9).
 
 '''
 EXTRA_KEY = {'net.ipv4.ip_local_port_range': '10240 65000'}
@@ -233,7 +233,7 @@ def main():
               'load_average': round(load, 2), 'waited_for_quiet_s': waited, 'runs': args.runs, 'file': name,
               'keys': SIX_KEYS,
               'cases': cases, 'fresh_s': fresh, 'ratios': ratios(cases),
-              'command': '.venv/bin/python scripts/bench_sysctl.py'
+              'command': '.venv/bin/python -m scripts.bench_sysctl'
                          + (' --runs %d' % args.runs if args.runs != 9 else '')}
     (ROOT / 'bench/results').mkdir(parents=True, exist_ok=True)
     (ROOT / name).write_text(json.dumps(result, indent=2) + '\n')

@@ -1,20 +1,13 @@
 """The ratios make bench reports (scripts/bench.py), from made-up medians: no Docker."""
 
-import importlib.util
-import sys
+import importlib
 
 import pytest
-
-from tests.integration.conftest import ROOT
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('bench_script', ROOT / 'scripts' / 'bench.py')
-    module = importlib.util.module_from_spec(spec)
-    sys.modules['bench_script'] = module
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module('scripts.bench')
 
 
 def case(seconds):
@@ -79,7 +72,7 @@ class FakeClock:
     ([1.0] * 100, 240.0),              # never quiet: gives up at the timeout
 ])
 def test_wait_for_quiet(monkeypatch, busy_shares, waited):
-    from tests.integration import conftest  # noqa: PLC0415
+    from tests import harness as conftest  # noqa: PLC0415
 
     clock = FakeClock(busy_shares)
     monkeypatch.setattr(conftest, 'cpu_ticks', clock.ticks)
