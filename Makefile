@@ -14,7 +14,8 @@ help:
 	@echo "make test-fast  lint and unit tests only (seconds)"
 	@echo "make demo       converge a local Debian 12 container with site.yml"
 	@echo "make bench      measure facts-only, no-op and fresh converge; writes docs/benchmarks.md"
-	@echo "                (MITOGEN=1 installs mitogen and measures it too; GANTSIGN_ROLE=path compares)"
+	@echo "                (MITOGEN=1 installs mitogen and measures it too; GANTSIGN_ROLE=path compares;"
+	@echo "                BASELINE=<git rev> measures that revision's site.yml in the same run)"
 
 $(VENV)/.done: requirements.txt
 	python3 -m venv $(VENV)
@@ -61,7 +62,7 @@ demo: venv images mirror
 
 bench: venv images mirror promtool
 	$(if $(MITOGEN),$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-mitogen.txt,)
-	$(PY) -m scripts.bench $(if $(GANTSIGN_ROLE),--gantsign $(GANTSIGN_ROLE),)
+	$(PY) -m scripts.bench $(if $(GANTSIGN_ROLE),--gantsign $(GANTSIGN_ROLE),) $(if $(BASELINE),--baseline $(BASELINE),)
 	$(PY) -m scripts.bench_sysctl
 	$(PY) -m scripts.bench_go_cache
 

@@ -67,10 +67,11 @@ def cpu_seconds():
     return busy, containers
 
 
-def timed_play(host, playbook, extra_vars, *, roles_path=None, inventory=None, env_extra=None, cpu=None):
+def timed_play(host, playbook, extra_vars, *, roles_path=None, inventory=None, env_extra=None, cpu=None, tree=ROOT):
     """Wall seconds of one ansible-playbook run; with cpu (a list), also appends the run's CPU seconds
-    split into the controller's (everything outside the containers) and the hosts' (the containers)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
+    split into the controller's (everything outside the containers) and the hosts' (the containers).
+    tree: the checkout whose ansible.cfg the run uses (another revision's with --baseline)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(tree / 'ansible.cfg'), PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
     if roles_path:
         env['ANSIBLE_ROLES_PATH'] = roles_path
     env.update(env_extra or {})
@@ -78,7 +79,7 @@ def timed_play(host, playbook, extra_vars, *, roles_path=None, inventory=None, e
                json.dumps(extra_vars), str(playbook)]
     cpu_before = cpu_seconds()
     start = time.perf_counter()
-    proc = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
+    proc = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     cpu_after = cpu_seconds()
     if cpu is not None and cpu_before[1] is not None:
@@ -164,7 +165,7 @@ def measure_fleet(size, workdir, our_vars, facts_play, floor):
     return cases
 
 
-def measure(runs, workdir, gantsign, fleet_size):
+def measure(runs, workdir, gantsign, fleet_size, baseline=None):
     index = json.loads((MIRROR / 'index.json').read_text())
     newest = index[0]
     version = newest['version'][2:]
@@ -182,6 +183,8 @@ def measure(runs, workdir, gantsign, fleet_size):
     cases = {'facts_only': [], 'floor': [], 'floor_no_facts': [], 'toolchain_fresh': [], 'toolchain_noop': [],
              'go_env_noop': [], 'site_fresh': [], 'site_noop': []}
     toolchain = ROOT / 'playbooks' / 'go_toolchain.yml'
+    if baseline:
+        cases.update(baseline_site_fresh=[], baseline_site_noop=[])
     if gantsign:
         cases.update(gantsign_fresh=[], gantsign_noop=[])
         gantsign_play = Path(workdir) / 'gantsign.yml'
@@ -207,6 +210,14 @@ def measure(runs, workdir, gantsign, fleet_size):
             cases['site_noop'].append(timed_play(host, ROOT / 'site.yml', our_vars))
         finally:
             host.remove()
+        if baseline:
+            # The same play from the baseline revision, on a host of its own, in the same run.
+            host = BenchHost(workdir, with_mirror=True)
+            try:
+                cases['baseline_site_fresh'].append(timed_play(host, baseline / 'site.yml', our_vars, tree=baseline))
+                cases['baseline_site_noop'].append(timed_play(host, baseline / 'site.yml', our_vars, tree=baseline))
+            finally:
+                host.remove()
         if gantsign:
             host = BenchHost(workdir, with_mirror=True)
             try:
@@ -232,6 +243,9 @@ def ratios(cases):
            'floor_no_facts_over_facts_only': ratio('floor_no_facts', 'facts_only')}
     fleet = [k for k in cases if k.startswith('ssh_site_noop_') and k[len('ssh_site_noop_'):].isdigit()
              and k != 'ssh_site_noop_1']
+    if 'baseline_site_noop' in cases:
+        out['site_noop_over_baseline_site_noop'] = ratio('site_noop', 'baseline_site_noop')
+        out['site_fresh_over_baseline_site_fresh'] = ratio('site_fresh', 'baseline_site_fresh')
     if 'ssh_site_noop_1' in cases:
         out['ssh_site_noop_over_facts_only'] = ratio('ssh_site_noop_1', 'ssh_facts_only_1')
     if 'ssh_floor_1' in cases:
@@ -281,6 +295,11 @@ def write_docs(result):
                                 'SSH: site.yml no-op with mitogen / facts-only without it, 1 host', '')):
         if key in r:
             lines.append('| %s | %.2f | %s |' % (label, r[key], target))
+    if 'site_noop_over_baseline_site_noop' in r:
+        lines.append('| site.yml no-op / the same at %s (--baseline, same run) | %.2f | at most 1.0 |'
+                     % (result['baseline'], r['site_noop_over_baseline_site_noop']))
+        lines.append('| site.yml fresh / the same at %s | %.2f | |'
+                     % (result['baseline'], r['site_fresh_over_baseline_site_fresh']))
     if 'toolchain_fresh_over_gantsign_fresh' in r:
         lines.append('| go_toolchain fresh / gantsign.golang fresh | %.2f | at most 0.8 |'
                      % r['toolchain_fresh_over_gantsign_fresh'])
@@ -310,14 +329,27 @@ def main():
     parser.add_argument('--fleet', type=int, default=12, help='fleet size over SSH (0 skips the fleet cases)')
     parser.add_argument('--gantsign', default=os.environ.get('GANTSIGN_ROLE', ''),
                         help='path of a gantsign.golang role checkout to compare against')
+    parser.add_argument('--baseline', default=os.environ.get('BASELINE', ''),
+                        help='a git revision whose site.yml is measured in the same run (before/after a change)')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        version, cases = measure(args.runs, workdir, args.gantsign, args.fleet)
+        baseline = None
+        if args.baseline:
+            baseline = Path(workdir) / 'baseline'
+            sh('git', '-C', str(ROOT), 'worktree', 'add', '--detach', str(baseline), args.baseline)
+        try:
+            version, cases = measure(args.runs, workdir, args.gantsign, args.fleet, baseline)
+        finally:
+            if baseline:
+                sh('git', '-C', str(ROOT), 'worktree', 'remove', '--force', str(baseline))
     now = datetime.datetime.now(datetime.timezone.utc)
     name = 'bench/results/%s.json' % now.strftime('%Y%m%dT%H%M%SZ')
     result = {'date': now.strftime('%Y-%m-%d %H:%M UTC'), 'machine': platform.machine(), 'cpus': os.cpu_count(),
               'go_version': version, 'runs': args.runs, 'file': name, 'cases': cases, 'ratios': ratios(cases),
-              'command': 'make bench' + (' GANTSIGN_ROLE=...' if args.gantsign else '')}
+              'command': 'make bench' + (' GANTSIGN_ROLE=...' if args.gantsign else '')
+              + (' BASELINE=%s' % args.baseline if args.baseline else '')}
+    if args.baseline:
+        result['baseline'] = sh('git', '-C', str(ROOT), 'rev-parse', '--short', args.baseline).strip()
     if CPU:
         result['cpu'] = {case: {'controller_s': statistics.median(r['controller_s'] for r in runs),
                                 'hosts_s': statistics.median(r['hosts_s'] for r in runs), 'runs': runs}
