@@ -3,10 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build slices as data: validation, nesting, and the Go limits derived from them.
 
-Shared by the cgroup_slices module and its tests. Pure functions: no I/O.
-The error texts are the same, word for word, as those built in Jinja by
-roles/build_cgroups/vars/main.yml (__build_cgroups_errors); a unit test
-renders that expression and compares the two.
+Shared by the cgroup_slices module on the host and, through the build_cgroups_errors
+filter (plugins/filter/build_cgroups.py), by the build_cgroups role's check on the
+controller: each rule and its text live here only. Pure functions: no I/O.
 """
 
 from __future__ import absolute_import, division, print_function

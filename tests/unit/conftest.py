@@ -14,9 +14,13 @@ from pathlib import Path
 import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
 
 ROOT = Path(__file__).resolve().parents[2]
+# Ansible's collection loader, as ansible-test units and ansible-playbook install it, before any test
+# imports the collection: the roles' vars then find the collection's filters by FQCN (tests/unit/role_vars.py).
+_AnsibleCollectionFinder(paths=[str(ROOT / 'collections')])._install()
 COLLECTION = 'ansible_collections.go_buildhost.buildhost'
 
 

@@ -1,4 +1,4 @@
-"""Slice validation, nesting and the Go limits, plus the role's Jinja validation kept word for word in line."""
+"""Slice validation, nesting and the Go limits (module_utils/cgroup_spec.py)."""
 
 from pathlib import Path
 
@@ -8,8 +8,6 @@ from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_spec
     cpu_list, effective_limits, go_environment, gomaxprocs, gomemlimit, match_units, parse_size,
     quote_environment, render_dropin, render_env_file, render_slice, service_unit, size_bytes, slice_cgroup,
     slice_chain, validate)
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
 
 ROLE = Path(__file__).resolve().parents[2] / 'roles' / 'build_cgroups'
 GIB = 1024 ** 3
@@ -120,38 +118,17 @@ def test_defaults_pass():
     assert validate(defaults['build_cgroups_slices'], defaults['build_cgroups_services']) == []
 
 
-# ---- the role's Jinja says exactly the same ---------------------------------------------------
-
-def role_errors(slices, services, **overrides):
-    variables = yaml.safe_load((ROLE / 'defaults/main.yml').read_text())
-    for key, value in yaml.safe_load((ROLE / 'vars/main.yml').read_text()).items():
-        variables[key] = trust_as_template(value) if isinstance(value, str) else value
-    variables.update(build_cgroups_slices=slices, build_cgroups_services=services, **overrides)
-    return list(Templar(loader=DataLoader(), variables=variables).template(
-        trust_as_template('{{ __build_cgroups_errors }}')))
-
-
-@pytest.mark.parametrize('case', sorted(BAD))
-def test_role_validation_matches_the_module(case):
-    slices, services, _text = BAD[case]
-    assert role_errors(slices, services) == validate(slices, services)
-
-
-def test_role_validation_accepts_what_the_module_accepts():
-    assert role_errors(GOOD_SLICES, GOOD_SERVICES, build_cgroups_wrapper_slice='go-build.slice') == []
-
-
-@pytest.mark.parametrize('overrides,text', [
-    ({'build_cgroups_wrapper_slice': 'nope.slice'}, 'build_cgroups_wrapper_slice "nope.slice" is not one of'),
-    ({'build_cgroups_gomemlimit_percent': 0}, 'build_cgroups_gomemlimit_percent "0" is not a whole number'),
-    ({'build_cgroups_wrapper_path': 'bin/go-build-run'}, 'build_cgroups_wrapper_path must be an absolute path'),
+@pytest.mark.parametrize('args,text', [
+    ({'wrapper_slice': 'nope.slice'},
+     'build_cgroups_wrapper_slice "nope.slice" is not one of build_cgroups_slices (gobuild.slice, go.slice, '
+     'go-build.slice, go-build-race.slice, ci:runners_2.x.slice).'),
+    ({'gomemlimit_percent': 0}, 'build_cgroups_gomemlimit_percent "0" is not a whole number from 1 to 100.'),
+    ({'gomemlimit_percent': '90%'}, 'build_cgroups_gomemlimit_percent "90%" is not a whole number from 1 to 100.'),
+    ({'wrapper_path': 'bin/go-build-run'},
+     'build_cgroups_wrapper_path must be an absolute path or "", got "bin/go-build-run".'),
 ])
-def test_role_validation_of_the_other_variables(overrides, text):
-    errors = role_errors(GOOD_SLICES, [], **overrides)
-    assert errors == validate(GOOD_SLICES, [], overrides.get('build_cgroups_wrapper_slice', ''),
-                              overrides.get('build_cgroups_gomemlimit_percent', 90),
-                              overrides.get('build_cgroups_wrapper_path', '/usr/local/bin/go-build-run'))
-    assert any(text in e for e in errors), errors
+def test_the_other_variables(args, text):
+    assert validate(GOOD_SLICES, [], **args) == [text]
 
 
 # ---- parsing and nesting ----------------------------------------------------------------------

@@ -1,0 +1,33 @@
+"""A role's internal variables as Ansible renders them, with the collection's filters by FQCN.
+
+Loads the role's defaults and vars (every string trusted as a template, as Ansible trusts the
+role's own files), applies overrides, and templates one expression. The collection loader is
+installed by conftest.py, before any test imports the collection.
+"""
+
+from pathlib import Path
+
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _trusted(value):
+    if isinstance(value, str):
+        return trust_as_template(value)
+    if isinstance(value, dict):
+        return {k: _trusted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_trusted(v) for v in value]
+    return value
+
+
+def render(role, expression, **overrides):
+    """The value of expression (e.g. '{{ __go_toolchain_errors }}') for role with overrides set."""
+    variables = {}
+    for name in ('defaults', 'vars'):
+        variables.update(_trusted(yaml.safe_load((ROOT / 'roles' / role / name / 'main.yml').read_text())))
+    variables.update(overrides)
+    return Templar(loader=DataLoader(), variables=variables).template(trust_as_template(expression))
