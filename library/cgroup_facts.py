@@ -162,7 +162,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import (
-    detect, effective_limits, mem_total, online_cpus, parse_systemctl_show, read_limits)
+    detect, effective_limits, mem_total, online_cpus, read_limits)
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.systemd import (
+    by_name, parse_systemctl_show, systemctl)
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_spec import slice_cgroup
 
 SHOW = 'Id,Names,LoadState,ActiveState,Slice,ControlGroup'
@@ -184,16 +186,10 @@ def unit_cgroup(layout, unit):
 
 
 def show_units(module, names):
-    systemctl = module.get_bin_path('systemctl', required=True)
-    rc, out, err = module.run_command([systemctl, 'show', '--property=' + SHOW, '--'] + list(names),
-                                      environ_update={'LC_ALL': 'C'})
+    rc, out, err = systemctl(module, ['show', '--property=' + SHOW, '--'] + list(names))
     if rc != 0:
         module.fail_json(msg='systemctl show %s failed (rc=%d): %s' % (' '.join(names), rc, err.strip()))
-    found = {}
-    for block in parse_systemctl_show(out):
-        for name in [block['Id']] + block.get('Names', '').split():
-            found.setdefault(name, block)
-    return found
+    return by_name(parse_systemctl_show(out))
 
 
 def main():

@@ -232,8 +232,9 @@ from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs i
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import Refused, check_file, dpkg_owner
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import hold_host_lock, lock_argument_spec
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import (
-    detect, mem_total, online_cpus, parse_systemctl_show, run_systemctl,
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import detect, mem_total, online_cpus
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.systemd import (
+    parse_systemctl_show, run_systemctl,
 )
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_spec import (
     go_environment, is_glob, is_template, match_units, render_dropin, render_env_file, render_slice,

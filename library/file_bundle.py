@@ -177,19 +177,14 @@ import grp
 import os
 import pwd
 import shlex
-import stat
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import (
-    parse_systemctl_show, run_systemctl,
-)
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
-
-# UnitFileState values that need no `systemctl enable` (static units cannot be enabled at all).
-ENABLED_STATES = ('enabled', 'enabled-runtime', 'static', 'indirect', 'generated', 'alias', 'linked', 'transient')
-ACTIVE_STATES = ('active', 'activating', 'reloading')
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.managed_files import FileSet, NotRegularFile
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.systemd import (
+    ENABLED_STATES, daemon_reload, is_active, show, unit_action,
+)
 
 
 def octal(module, text, option):
@@ -214,56 +209,20 @@ def ids(module, spec):
     return uid, gid
 
 
-def read(module, path):
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None, None
-    if not stat.S_ISREG(st.st_mode):
-        module.fail_json(msg='%s exists and is not a regular file (a directory or a symlink); move it away.' % path)
-    with open(path, 'rb') as handle:
-        return st, handle.read()
+def validator(module, spec):
+    """The check file_bundle runs on the temporary copy of a file with validate, or None."""
+    if not spec.get('validate'):
+        return None
 
-
-def make_parents(path, mode):
-    missing = []
-    parent = os.path.dirname(path)
-    while parent and not os.path.isdir(parent):
-        missing.append(parent)
-        parent = os.path.dirname(parent)
-    for directory in reversed(missing):
-        os.mkdir(directory, mode)
-        os.chmod(directory, mode)
-
-
-def write(module, spec, content, attrs):
-    mode, uid, gid = attrs
-    directory = os.path.dirname(spec['path'])
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-go-buildhost-', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(content)
-            handle.flush()
-            os.fchown(handle.fileno(), uid, gid)
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        if spec.get('validate'):
-            if '%s' not in spec['validate']:
-                module.fail_json(msg='validate for %s must contain %%s, got %r.' % (spec['path'], spec['validate']))
-            command = [part.replace('%s', tmp) for part in shlex.split(spec['validate'])]
-            rc, out, err = module.run_command(command)
-            if rc != 0:
-                module.fail_json(msg='%s failed validation with %s (rc=%d); it was not written: %s' % (
-                    spec['path'], spec['validate'], rc, (err or out).strip()))
-        os.rename(tmp, spec['path'])
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    def check(tmp):
+        if '%s' not in spec['validate']:
+            module.fail_json(msg='validate for %s must contain %%s, got %r.' % (spec['path'], spec['validate']))
+        command = [part.replace('%s', tmp) for part in shlex.split(spec['validate'])]
+        rc, out, err = module.run_command(command)
+        if rc != 0:
+            module.fail_json(msg='%s failed validation with %s (rc=%d); it was not written: %s' % (
+                spec['path'], spec['validate'], rc, (err or out).strip()))
+    return check
 
 
 def describe(st, mode_of=None):
@@ -286,8 +245,7 @@ def plan_services(module, changed_paths):
     if not specs:
         return []
     names = [spec['name'] for spec in specs]
-    shown = parse_systemctl_show(run_systemctl(module, ['show', '--property=Id,LoadState,ActiveState,UnitFileState',
-                                                        '--'] + names, 'The files are in place.'))
+    shown = show(module, 'Id,LoadState,ActiveState,UnitFileState', names, 'The files are in place.')
     states = dict((block.get('Id'), block) for block in shown)
     steps = []
     for spec in specs:
@@ -300,7 +258,7 @@ def plan_services(module, changed_paths):
                 module.fail_json(msg='The unit %s is not installed: install the package that ships it (or turn '
                                      'off the feature that needs it). The files are in place.' % spec['name'])
         enabled = unit.get('UnitFileState', '')
-        active = unit.get('ActiveState', '') in ACTIVE_STATES
+        active = is_active(unit)
         if spec['enabled'] is True and enabled not in ENABLED_STATES:
             steps.append(('enable', spec['name']))
         elif spec['enabled'] is False and enabled in ('enabled', 'enabled-runtime'):
@@ -349,8 +307,9 @@ def main():
         run(module, directory_mode)
 
 
-def run(module, directory_mode):
-    plans = []
+def plan_files(module, directory_mode):
+    """The FileSet of files: the present ones in the order given, then the ones to remove."""
+    files = FileSet(binary=True, regular_only=True, directory_mode=directory_mode)
     removals = []
     for spec in module.params['files']:
         if not os.path.isabs(spec['path']):
@@ -365,49 +324,53 @@ def run(module, directory_mode):
             module.fail_json(msg='content is required for %s (state=present).' % spec['path'])
         mode = octal(module, spec['mode'], 'mode of %s' % spec['path'])
         uid, gid = ids(module, spec)
-        content = to_bytes(spec['content'])
-        st, current = read(module, spec['path'])
-        write_content = current != content
-        fix_attrs = st is not None and (st.st_uid, st.st_gid, st.st_mode & 0o7777) != (uid, gid, mode)
-        plans.append((spec, content, mode, uid, gid, st, current, write_content, fix_attrs))
-
-    results, diffs = [], []
-    for spec, content, mode, uid, gid, st, current, write_content, fix_attrs in plans:
-        changed = write_content or fix_attrs
-        results.append(dict(path=spec['path'], changed=changed, created=st is None))
-        if changed and module._diff:
-            diffs.append(dict(
-                before_header='%s %s' % (spec['path'], describe(st)),
-                after_header='%s %s' % (spec['path'], '%s:%s %04o' % (spec['owner'], spec['group'], mode)),
-                before=to_text(current) if current is not None else '', after=to_text(content)))
-        if not changed or module.check_mode:
-            continue
         try:
-            if write_content:
-                make_parents(spec['path'], directory_mode)
-                write(module, spec, content, (mode, uid, gid))
-            else:
-                os.chown(spec['path'], uid, gid)
-                os.chmod(spec['path'], mode)
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='Writing %s failed: %s' % (spec['path'], to_native(exc)), files=results)
+            entry = files.want(spec['path'], to_bytes(spec['content']), mode, (uid, gid), validator(module, spec))
+        except NotRegularFile:
+            module.fail_json(msg='%s exists and is not a regular file (a directory or a symlink); move it away.'
+                                 % spec['path'])
+        entry.spec = spec
     for path in removals:
-        results.append(dict(path=path, changed=True, created=False))
-        if module._diff:
-            diffs.append(dict(before_header=path, after_header='%s (absent)' % path, before='(exists)\n', after=''))
-        if not module.check_mode:
-            os.unlink(path)
+        files.remove(path, read=False)
+    return files
+
+
+def headers(entry):
+    if entry.content is None:
+        return entry.path, '%s (absent)' % entry.path
+    spec = entry.spec
+    return ('%s %s' % (entry.path, describe(entry.st)),
+            '%s %s' % (entry.path, '%s:%s %04o' % (spec['owner'], spec['group'], entry.mode)))
+
+
+def texts(entry):
+    if entry.content is None:
+        return '(exists)\n', ''
+    return (to_text(entry.before) if entry.before is not None else '', to_text(entry.content))
+
+
+def run(module, directory_mode):
+    files = plan_files(module, directory_mode)
+    results = [dict(path=e.path, changed=e.changed, created=e.created) for e in files.entries]
+    diffs = files.diff(headers, texts) if module._diff else []
+
+    def failed(entry, exc):
+        done = results[:files.entries.index(entry) + 1]
+        module.fail_json(msg='Writing %s failed: %s' % (entry.path, to_native(exc)), files=done)
+
+    if not module.check_mode:
+        files.apply(on_error=failed)
     changed_paths = [r['path'] for r in results if r['changed']]
     unit_dirs = tuple(d.rstrip('/') + '/' for d in module.params['unit_dirs'])
     reload_units = bool(module.params['services']) and any(p.startswith(unit_dirs) for p in changed_paths)
     if reload_units and not module.check_mode:
-        run_systemctl(module, ['daemon-reload'], 'The files are written; run systemctl daemon-reload by hand.')
+        daemon_reload(module, 'The files are written; run systemctl daemon-reload by hand.')
     steps = plan_services(module, changed_paths)
     actions = ['%s %s' % step for step in steps]
     if not module.check_mode:
         for verb, unit in steps:
-            run_systemctl(module, [verb, '--', unit],
-                          'The files are in place; see systemctl status %s and journalctl -u %s.' % (unit, unit))
+            unit_action(module, verb, [unit],
+                        'The files are in place; see systemctl status %s and journalctl -u %s.' % (unit, unit))
     out = dict(changed=bool(changed_paths) or bool(steps), files=results, changed_paths=changed_paths,
                created=[r['path'] for r in results if r['created']], daemon_reloaded=reload_units,
                service_actions=actions)

@@ -28,11 +28,13 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def write_file(path, content, mode=0o644, owner=None):
+def write_file(path, content, mode=0o644, owner=None, validate=None):
     """Write bytes or text to path through a temporary file and a rename.
 
-    owner, a (uid, gid) pair, is applied to the temporary file before the
-    rename, so the file never appears under its name with the wrong owner.
+    owner, a (uid, gid) pair, and mode are applied to the temporary file before it is synced and
+    renamed, so the file never appears under its name with the wrong owner or mode. validate, when
+    given, is called with the temporary file's path before the rename; it stops the write by raising
+    (or by failing the module, which exits).
     """
     if not isinstance(content, bytes):
         content = content.encode('utf-8')
@@ -42,16 +44,38 @@ def write_file(path, content, mode=0o644, owner=None):
         with os.fdopen(fd, 'wb') as handle:
             handle.write(content)
             handle.flush()
+            if owner is not None:
+                os.fchown(handle.fileno(), owner[0], owner[1])
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        if owner is not None:
-            os.chown(tmp, owner[0], owner[1])
-        os.chmod(tmp, mode)
+        if validate is not None:
+            validate(tmp)
         os.rename(tmp, path)
     except BaseException:
         if os.path.lexists(tmp):
             os.unlink(tmp)
         raise
     fsync_dir(directory)
+
+
+def set_attrs(path, mode, owner=None):
+    """Fix the owner (a (uid, gid) pair, when given) and then the mode of an existing file in place."""
+    if owner is not None:
+        os.chown(path, owner[0], owner[1])
+    os.chmod(path, mode)
+
+
+def make_parents(path, mode=0o755):
+    """Create the missing directories above path, each with mode (not reduced by the umask)."""
+    missing = []
+    parent = os.path.dirname(path)
+    while parent and not os.path.isdir(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    for directory in reversed(missing):
+        os.mkdir(directory, mode)
+        os.chmod(directory, mode)
+    return list(reversed(missing))
 
 
 def read_text(path):

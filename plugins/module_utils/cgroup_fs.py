@@ -4,7 +4,7 @@
 """Read the cgroup layout and limits from /sys/fs/cgroup and /proc.
 
 Shared by the cgroup_facts and cgroup_slices modules. Every function takes
-the roots it reads from, so the unit tests hand in fake trees.
+the roots it reads from, so the unit tests hand in fake trees. systemctl lives in systemd.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -243,28 +243,3 @@ def effective_limits(layout, cgroup):
                 effective[key] = value
     return effective
 
-
-def run_systemctl(module, args, what):
-    """systemctl ARGS in the C locale; on failure fail_json with the command, its error and `what` (what to do)."""
-    rc, out, err = module.run_command([module.get_bin_path('systemctl', required=True)] + args,
-                                      environ_update={'LC_ALL': 'C'})
-    if rc != 0:
-        module.fail_json(msg='systemctl %s failed (rc=%d): %s. %s' % (' '.join(args), rc, (err or out).strip(), what))
-    return out
-
-
-def parse_systemctl_show(output):
-    """`systemctl show -p ... unit...` output: one dict per unit, keyed by Id, in output order."""
-    units = {}
-    order = []
-    block = {}
-    for line in output.splitlines() + ['']:
-        if not line.strip():
-            if block.get('Id') and block['Id'] not in units:
-                units[block['Id']] = block
-                order.append(block['Id'])
-            block = {}
-            continue
-        key, _sep, value = line.partition('=')
-        block[key] = value
-    return [units[i] for i in order]

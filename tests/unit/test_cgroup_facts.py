@@ -2,8 +2,9 @@
 
 import pytest
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import (
-    detect, parse_mountinfo, parse_systemctl_show, read_limits, systemd_root,
+    detect, parse_mountinfo, read_limits, systemd_root,
 )
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.systemd import parse_systemctl_show
 
 from .cgroup_tree import Host
 from .conftest import ModuleFail
