@@ -171,9 +171,8 @@ from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs i
     TMP_PREFIX, fsync_dir, list_temporaries, read_text, remove_tree, replace_symlink, sweep, write_file)
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_version import (
-    is_release, is_sha256, parse_release,
-)
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_version import is_release, parse_release
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_toolchain_rules import toolchain_errors
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
 
 COMMANDS = ('go', 'gofmt')
@@ -429,23 +428,23 @@ def current_bin_links(bin_dirs):
 
 
 def validate(module):
+    """Refuse, with every problem listed at once, settings the role's check refuses too (go_toolchain_rules)."""
     params = module.params
-    for name in ('install_root', 'link'):
-        if not os.path.isabs(params[name] or ''):
-            module.fail_json(msg='go_toolchain_%s must be an absolute path, got %r; nothing was changed.'
-                                 % (name, params[name]))
-    for directory in params['bin_dirs']:
-        if not os.path.isabs(directory):
-            module.fail_json(msg='go_toolchain_bin_dirs entries must be absolute paths, got %r.' % directory)
-    if params['keep_versions'] < 1:
-        module.fail_json(msg='go_toolchain_keep_versions must be at least 1, got %d.' % params['keep_versions'])
-    if params['state'] == 'present':
-        version = params['version'] or ''
-        if not is_release(version) or version.startswith('go'):
-            module.fail_json(msg="version must be an exact Go version such as '1.27.3', got %r." % version)
-        if not is_sha256(params['sha256'] or ''):
-            module.fail_json(msg='sha256 must be 64 hex digits (go_toolchain_sha256 or the release index); '
-                                 'refusing to install without a known checksum.')
+    settings = {
+        'go_toolchain_install_root': params['install_root'] or '',
+        'go_toolchain_link': params['link'] or '',
+        'go_toolchain_bin_dirs': params['bin_dirs'],
+        'go_toolchain_keep_versions': params['keep_versions'],
+    }
+    present = params['state'] == 'present'
+    if present:
+        # One archive, verified against its checksum: the version must be exact, the sha256 well formed.
+        settings.update(go_toolchain_version=params['version'] or '', go_toolchain_sha256=params['sha256'] or '')
+    errors = toolchain_errors(settings, pinned=present)
+    if errors:
+        module.fail_json(msg=' '.join(errors) + ' Nothing was changed.', refused=errors)
+    if present:
+        params['sha256'] = params['sha256'].lower()
         params['install_root'] = params['install_root'].rstrip('/') or '/'
         params['link'] = params['link'].rstrip('/')
 

@@ -21,6 +21,10 @@ from ansible.module_utils.common.text.converters import to_native
 _RELEASE_RE = re.compile(r'^(?:go)?(\d+)\.(\d+)(?:\.(\d+))?(?:(beta|rc)(\d+))?$')
 _MINOR_RE = re.compile(r'^(\d+)\.(\d+)$')
 _SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
+# What a user may write as go_toolchain_version (ASCII digits only, nothing around it), and the exact
+# versions a pinned checksum or an install directory names (no leading "go").
+_REQUEST_RE = re.compile(r'latest|(?:go)?[0-9]+[.][0-9]+(?:[.][0-9]+)?(?:(?:beta|rc)[0-9]+)?')
+_EXACT_RE = re.compile(r'[0-9]+[.][0-9]+(?:[.][0-9]+)?(?:(?:beta|rc)[0-9]+)?')
 
 _STAGE_ORDER = {'beta': 0, 'rc': 1, None: 2}
 
@@ -140,6 +144,16 @@ def resolve(releases, request, goos='linux', goarches=('amd64',)):
 
 def is_sha256(value):
     return bool(_SHA256_RE.match(str(value)))
+
+
+def is_request(value):
+    """Whether value is a version request: "latest", a minor ("1.27", "go1.27") or an exact version."""
+    return isinstance(value, str) and _REQUEST_RE.fullmatch(value) is not None
+
+
+def is_exact(value):
+    """Whether value is one exact version as directories and pins name it: "1.27.3", "1.28rc1" (no "go")."""
+    return isinstance(value, str) and _EXACT_RE.fullmatch(value) is not None
 
 
 RELEASE_ARGUMENT_SPEC = dict(

@@ -243,14 +243,33 @@ def test_unmanaged_command_is_refused(env, kind):
     ('link', 'go', 'go_toolchain_link must be an absolute path'),
     ('bin_dirs', ['bin'], 'go_toolchain_bin_dirs entries must be absolute'),
     ('keep_versions', 0, 'go_toolchain_keep_versions must be at least 1'),
-    ('sha256', 'abc', 'refusing to install without a known checksum'),
-    ('version', 'latest', 'exact Go version'),
-    ('version', 'go1.27.3', 'exact Go version'),
+    ('sha256', 'abc', 'go_toolchain_sha256 must be 64 hex digits'),
+    ('version', 'latest', 'go_toolchain_version must be an exact version such as "1.27.3", not "latest"'),
+    ('version', 'go1.27.3', 'go_toolchain_version must be an exact version such as "1.27.3", not "go1.27.3"'),
 ])
 def test_bad_parameters(env, run_module, key, value, match):
     with pytest.raises(ModuleFail, match=match):
         run_module('go_toolchain', dict(env.args('1.27.3'), **{key: value}))
     assert not env.lib.exists()
+
+
+def test_bad_parameters_are_listed_at_once(env, run_module):
+    with pytest.raises(ModuleFail) as failed:
+        run_module('go_toolchain', env.args('latest', install_root='lib/go', sha256='abc', keep_versions=0))
+    assert failed.value.result['refused'] == [
+        'go_toolchain_install_root must be an absolute path, got "lib/go".',
+        'go_toolchain_sha256 must be 64 hex digits.',
+        'go_toolchain_sha256 pins one archive, so go_toolchain_version must be an exact version such as "1.27.3", '
+        'not "latest".',
+        'go_toolchain_keep_versions must be at least 1.',
+    ]
+    assert str(failed.value).endswith(' Nothing was changed.')
+
+
+def test_an_upper_case_checksum_is_the_same_checksum(env):
+    sha = env.args('1.27.3')['sha256']
+    assert env.run('1.27.3', sha256=sha.upper())['changed'] is True
+    assert env.run('1.27.3')['changed'] is False
 
 
 def test_absent_removes_what_it_installed(env):

@@ -2,7 +2,7 @@ import json
 
 import pytest
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_version import (
-    GoVersionError, classify_request, parse_index, parse_release, resolve, strip_go)
+    GoVersionError, classify_request, is_exact, is_request, parse_index, parse_release, resolve, strip_go)
 
 SHA = {v: (c * 64) for v, c in (('1.27.3', 'a'), ('1.27.2', 'b'), ('1.26.6', 'c'), ('1.28rc1', 'd'), ('1.20', 'e'))}
 
@@ -115,3 +115,14 @@ def test_parse_index_roundtrip():
 def test_strip_go():
     assert strip_go('go1.27.3') == '1.27.3'
     assert strip_go('1.27.3') == '1.27.3'
+
+
+@pytest.mark.parametrize('value,request_ok,exact_ok', [
+    ('latest', True, False), ('1.27', True, True), ('go1.27', True, False), ('1.27.3', True, True),
+    ('go1.27.3', True, False), ('1.28rc1', True, True), ('1.22beta1', True, True), ('1.27.3\n', False, False),
+    (' 1.27.3', False, False), ('1.27.3-evil', False, False), ('\u0661.27', False, False), ('', False, False),
+    (1.27, False, False),
+])
+def test_requests_and_exact_versions(value, request_ok, exact_ok):
+    assert is_request(value) is request_ok
+    assert is_exact(value) is exact_ok
