@@ -216,44 +216,24 @@ runtime:
 
 import contextlib
 import glob
-import json
 import os
 import pwd
 import uuid
 
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import TMP_PREFIX, read_text, write_file
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import TMP_PREFIX, read_text
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_env import (
     GoEnvError, go_release_of, parse, remove_keys, render_profile, render_systemd, update, validate_env)
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.local_facts import want_fact
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.managed_files import KEEP, FileSet
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import Refused, check_dir
 
 HEADER = ['Managed by go-buildhost (role go_env); changes here are overwritten.',
           'Go runtime settings; the go command settings live in $GOROOT/go.env.']
 GLOB_CHARS = ('*', '?', '[')
 USER_ENV = ('.config', 'go', 'env')
-
-
-class Change(object):
-    def __init__(self, path, before, after, mode=0o644, owner=None):
-        self.path = path
-        self.before = before
-        self.after = after
-        self.mode = mode
-        self.owner = owner
-
-    @property
-    def changed(self):
-        return self.before != self.after
-
-
-def stat_of(path):
-    try:
-        st = os.stat(path)
-    except OSError:
-        return 0o644, None
-    return st.st_mode & 0o7777, (st.st_uid, st.st_gid)
 
 
 def goroots(module, root):
@@ -302,26 +282,28 @@ def env_targets(module, result):
     return list(dict.fromkeys(targets))
 
 
-def plan_files(module, env, result, files, targets):
-    """Changes for every managed file: the Go env files in targets, then files."""
-    changes = []
+def plan_files(module, fileset, env, result, files, *, targets=()):
+    """Add every managed file to fileset: the Go env files in targets, then files; returns their entries.
+
+    Each file keeps its own mode and owner (a new one gets 0644 and root's).
+    """
+    planned = []
     values = dict((k, v) for k, v in env.items() if v is not None)
     for target in targets:
-        before = read_text(target)
+        before = fileset.read(target)
         if before is None and not os.path.isdir(os.path.dirname(target)):
             module.fail_json(msg='The directory of %s does not exist; nothing was written.' % target)
         after = update(before, env)
         if before is None and after == '':
             continue
-        mode, owner = stat_of(target)
-        changes.append(Change(target, before, after, mode, owner))
+        planned.append(fileset.want(target, after, KEEP, KEEP))
         if values:
             result['files'].append(target)
     for entry in files:
         target = entry['path']
         if not os.path.isabs(target):
             module.fail_json(msg='files: %s is not an absolute path; nothing was written.' % target)
-        before = read_text(target)
+        before = fileset.read(target)
         present = entry['state'] == 'present' and bool(values)
         if entry['format'] == 'env':
             after = update(before, env if entry['state'] == 'present' else dict((k, None) for k in env))
@@ -335,9 +317,8 @@ def plan_files(module, env, result, files, targets):
             after = render_systemd(values, HEADER) if present else None
         if after is not None and entry['format'] != 'env':
             result['files'].append(target)
-        mode, owner = stat_of(target)
-        changes.append(Change(target, before, after, mode, owner))
-    return changes
+        planned.append(fileset.want(target, after, KEEP, KEEP) if after is not None else fileset.remove(target))
+    return planned
 
 
 # ---- per-user env files ------------------------------------------------------
@@ -467,22 +448,6 @@ def user_overrides(module, env, result):
 
 # ---- main ---------------------------------------------------------------
 
-def fact_change(module, sections):
-    path = module.params['fact_path']
-    if not path:
-        return None
-    before = read_text(path)
-    try:
-        data = json.loads(before) if before else {}
-        if not isinstance(data, dict):
-            data = {}
-    except ValueError:
-        data = {}
-    data.update(sections)
-    after = json.dumps(data, indent=2, sort_keys=True) + '\n'
-    return Change(path, before, after, 0o644, None)
-
-
 def files_spec():
     """The spec of files, the same at the top level and in runtime."""
     return dict(type='list', elements='dict', default=[], options=dict(
@@ -583,11 +548,12 @@ def normalized(module, given):
 def run(module, env, runtime_env):
     result = dict(changed=False, env=dict((k, v) for k, v in sorted(env.items()) if v is not None), files=[],
                   changed_files=[], unsupported_toolchains=[], user_overrides=[], actions=[], diff=[])
-    changes = plan_files(module, env, result, module.params['files'], env_targets(module, result))
-    runtime_changes, runtime_result = [], None
+    fileset = FileSet(follow_symlinks=True)
+    plan_files(module, fileset, env, result, module.params['files'], targets=env_targets(module, result))
+    runtime_result = None
     if runtime_env is not None:
         runtime_result = dict(env=dict((k, v) for k, v in sorted(runtime_env.items()) if v is not None), files=[])
-        runtime_changes = plan_files(module, runtime_env, runtime_result, module.params['runtime']['files'], [])
+        runtime_changes = plan_files(module, fileset, runtime_env, runtime_result, module.params['runtime']['files'])
     remaining = []
     if module.params['user_env'] != 'ignore':
         remaining = user_overrides(module, env, result)
@@ -601,40 +567,25 @@ def run(module, env, runtime_env):
         sections[module.params['runtime']['fact_key']] = dict(env=runtime_result['env'], files=runtime_result['files'])
         runtime_result['changed_files'] = [c.path for c in runtime_changes if c.changed]
         result['runtime'] = runtime_result
-        changes.extend(runtime_changes)
-    fact = fact_change(module, sections)
-    if fact is not None:
-        changes.append(fact)
+    if module.params['fact_path']:
+        want_fact(fileset, module.params['fact_path'], sections, merge=True)
 
-    for change in changes:
-        if not change.changed:
-            continue
+    for change in fileset.changes():
         result['changed_files'].append(change.path)
-        verb = 'write' if change.after is not None else 'remove'
-        result['actions'].append('%s %s' % (verb, change.path))
-        if module._diff:
-            result['diff'].append(dict(before_header=change.path, after_header=change.path,
-                                       before=change.before or '', after=change.after or ''))
+        result['actions'].append('%s %s' % ('write' if change.content is not None else 'remove', change.path))
+    if module._diff:
+        result['diff'].extend(fileset.diff())
     result['changed'] = bool(result['changed_files'])
     if not module._diff:
         result.pop('diff')
     if module.check_mode or not result['changed']:
         module.exit_json(**result)
 
-    for change in changes:
-        if not change.changed:
-            continue
-        try:
-            if change.after is None:
-                os.unlink(change.path)
-            else:
-                directory = os.path.dirname(change.path)
-                if not os.path.isdir(directory):
-                    os.makedirs(directory, 0o755)
-                write_file(change.path, change.after, change.mode, change.owner)
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='Writing %s failed: %s. Files listed before it in changed_files were written.'
-                                 % (change.path, to_native(exc)), **result)
+    def failed(change, exc):
+        module.fail_json(msg='Writing %s failed: %s. Files listed before it in changed_files were written.'
+                             % (change.path, to_native(exc)), **result)
+
+    fileset.apply(on_error=failed)
     module.exit_json(**result)
 
 
