@@ -223,18 +223,17 @@ cpus:
   type: int
 '''
 
-import json
 import os
-import stat
 import time
 
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import Refused, check_file, dpkg_owner
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import hold_host_lock, lock_argument_spec
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import detect, mem_total, online_cpus
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.local_facts import parse_fact, render_fact
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.managed_files import FileSet
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.systemd import (
-    parse_systemctl_show, run_systemctl,
+    ACTIVE_STATES, by_name, daemon_reload, show, unit_action,
 )
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_spec import (
     go_environment, is_glob, is_template, match_units, render_dropin, render_env_file, render_slice,
@@ -263,16 +262,14 @@ class Plan(object):
         header = (params['header'] or '').rstrip('\n')
         self.head = (header + '\n' + MARKER) if header else MARKER
         self.files = {}  # path -> (content, mode)
+        self.fileset = FileSet()  # every file is read once, through it
 
     def want(self, path, content, mode=0o644):
         self.files[path] = (content, mode)
 
-    def run(self, args, what):
-        return run_systemctl(self.module, args, what)
 
-
-def owned(path):
-    content = read_text(path)
+def owned(plan, path):
+    content = plan.fileset.read(path)
     return content is not None and MARKER_TAG in content
 
 
@@ -296,11 +293,11 @@ def managed_files(plan, previous_fact):
         entries = []
     for entry in entries:
         path = os.path.join(plan.unit_dir, entry)
-        if entry.endswith('.slice') and os.path.isfile(path) and not os.path.islink(path) and owned(path):
+        if entry.endswith('.slice') and os.path.isfile(path) and not os.path.islink(path) and owned(plan, path):
             found.add(path)
         elif entry.endswith('.d') and os.path.isdir(path):
             dropin = os.path.join(path, plan.dropin_name)
-            if os.path.isfile(dropin) and owned(dropin):
+            if os.path.isfile(dropin) and owned(plan, dropin):
                 found.add(dropin)
     try:
         envs = sorted(os.listdir(plan.env_dir))
@@ -308,29 +305,23 @@ def managed_files(plan, previous_fact):
         envs = []
     for entry in envs:
         path = os.path.join(plan.env_dir, entry)
-        if entry.endswith('.env') and os.path.isfile(path) and owned(path):
+        if entry.endswith('.env') and os.path.isfile(path) and owned(plan, path):
             found.add(path)
     for path in previous_fact.get('files', []):
-        if isinstance(path, str) and os.path.isfile(path) and owned(path):
+        if isinstance(path, str) and os.path.isfile(path) and owned(plan, path):
             found.add(path)
     return found
 
 
-def previous(fact_path):
-    if not fact_path:
-        return {}
-    try:
-        data = json.loads(read_text(fact_path) or '{}')
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+def previous(plan, fact_path):
+    return parse_fact(plan.fileset.read(fact_path)) if fact_path else {}
 
 
-def file_mode(path):
-    try:
-        return stat.S_IMODE(os.lstat(path).st_mode)
-    except OSError:
-        return None
+def drop_empty_dropin_dir(path):
+    """After a drop-in is removed: its <unit>.d directory goes too when nothing else is left in it."""
+    directory = os.path.dirname(path)
+    if directory.endswith('.d') and os.path.isdir(directory) and not os.listdir(directory):
+        os.rmdir(directory)
 
 
 def mtime_monotonic_us(path):
@@ -354,13 +345,12 @@ def stop_removed_slices(module, plan, removed):
     if not names:
         return [], []
     stop, left = [], []
-    for block in parse_systemctl_show(plan.run(['show', '--property=Id,ActiveState,TasksCurrent', '--'] + names,
-                                               'Is systemd running on this host?')):
+    for block in show(module, 'Id,ActiveState,TasksCurrent', names, 'Is systemd running on this host?'):
         if block.get('ActiveState') not in ('active', 'activating'):
             continue
         (stop if block.get('TasksCurrent') == '0' else left).append(block['Id'])
     if stop and not module.check_mode:
-        plan.run(['stop', '--'] + stop, 'Stop them by hand with systemctl stop.')
+        unit_action(module, 'stop', stop, 'Stop them by hand with systemctl stop.')
     if left:
         module.warn('These slices were removed but still run processes, so they stay active until those end or '
                     'the next boot: %s.' % ', '.join(left))
@@ -448,10 +438,7 @@ def main():
         queries = []
         for unit in sorted(placed):
             queries.append(unit[:-len('@.service')] + '@*.service' if is_template(unit) else unit)
-        for block in parse_systemctl_show(plan.run(['show', '--property=' + SHOW, '--'] + queries,
-                                                   'Is systemd running on this host?')):
-            for name in [block['Id']] + block.get('Names', '').split():
-                shown.setdefault(name, block)
+        by_name(show(module, SHOW, queries, 'Is systemd running on this host?'), shown)
     for unit in sorted(placed):
         base = unit.split('@', 1)[0] + '@.service' if '@' in unit else None
         on_disk = unit in available or (base is not None and base in available)
@@ -492,32 +479,31 @@ def main():
                                      installed=entry['installed'], environment=env, active=False, in_slice=None)
     if params['wrapper_path']:
         plan.want(params['wrapper_path'], params['wrapper_content'], 0o755)
-    old_fact = previous(params['fact_path'])
+    old_fact = previous(plan, params['fact_path'])
     if params['fact_path'] and params['state'] == 'present':
         fact = dict(slices=report_slices, services=dict(
             (u, dict((k, s[k]) for k in ('requested', 'slice', 'dropin', 'environment')))
             for u, s in report_services.items()),
             wrapper=params['wrapper_path'] or None)
         fact['files'] = sorted(plan.files)
-        plan.want(params['fact_path'], json.dumps(fact, indent=2, sort_keys=True) + '\n')
+        plan.want(params['fact_path'], render_fact(fact))
 
     # ---- compare -----------------------------------------------------------------------------
     for path in plan.files:
         if path == params['fact_path']:
             continue
-        if os.path.lexists(path) and not owned(path):
+        if os.path.lexists(path) and not owned(plan, path):
             module.fail_json(msg='%s exists and was not written by the build_cgroups role (it has no "%s" line). '
                                  'Move it away or choose another name; nothing was changed.' % (path, MARKER_TAG))
-    before = {}
-    to_write = []
+    files = plan.fileset
     for path, (content, mode) in sorted(plan.files.items()):
-        current = read_text(path) if os.path.isfile(path) else None
-        before[path] = current
-        if current != content or file_mode(path) != mode:
-            to_write.append(path)
-    to_remove = sorted(p for p in managed_files(plan, old_fact) if p not in plan.files)
+        files.want(path, content, mode)
+    for path in sorted(p for p in managed_files(plan, old_fact) if p not in plan.files):
+        files.remove(path)
     if params['state'] == 'absent' and params['fact_path'] and os.path.lexists(params['fact_path']):
-        to_remove.append(params['fact_path'])
+        files.remove(params['fact_path'])
+    to_write = [e.path for e in files.changes() if e.content is not None]
+    to_remove = files.paths('remove')
     unit_changes = [p for p in to_write + to_remove if p.startswith(plan.unit_dir.rstrip('/') + '/')]
     changed_units = set()
     for path in to_write + to_remove:
@@ -527,10 +513,7 @@ def main():
 
     removed_units = sorted(u for u in changed_units if u not in placed and u not in shown)
     if removed_units:
-        for block in parse_systemctl_show(plan.run(['show', '--property=' + SHOW, '--'] + removed_units,
-                                                   'Is systemd running on this host?')):
-            for name in [block['Id']] + block.get('Names', '').split():
-                shown.setdefault(name, block)
+        by_name(show(module, SHOW, removed_units, 'Is systemd running on this host?'), shown)
 
     result = dict(slices=report_slices, services=report_services, missing=missing, files_written=to_write,
                   files_removed=to_remove, daemon_reloaded=False, restarted=[], restart_pending=[],
@@ -538,31 +521,21 @@ def main():
                   memory_total=memory, cpus=cpus, cgroup_mode=layout['mode'])
     changed = bool(to_write or to_remove)
     if module._diff and changed:
-        touched = sorted(set(to_write) | set(to_remove))
+        touched = sorted(files.changes(), key=lambda e: e.path)
         result['diff'] = dict(
             before_header='build_cgroups files', after_header='build_cgroups files',
-            before=''.join('=== %s\n%s' % (p, before.get(p) or read_text(p) or '') for p in touched),
-            after=''.join('=== %s\n%s' % (p, plan.files[p][0] if p in plan.files else '') for p in touched))
+            before=''.join('=== %s\n%s' % (e.path, e.before or '') for e in touched),
+            after=''.join('=== %s\n%s' % (e.path, e.content or '') for e in touched))
 
     # ---- write --------------------------------------------------------------------------------
     if changed and not module.check_mode:
-        try:
-            for path in to_write:
-                content, mode = plan.files[path]
-                directory = os.path.dirname(path)
-                if not os.path.isdir(directory):
-                    os.makedirs(directory, 0o755)
-                write_file(path, content, mode)
-            for path in to_remove:
-                os.unlink(path)
-                directory = os.path.dirname(path)
-                if directory.endswith('.d') and os.path.isdir(directory) and not os.listdir(directory):
-                    os.rmdir(directory)
-        except (IOError, OSError) as exc:
+        def failed(_entry, exc):
             module.fail_json(msg='Writing the build_cgroups files failed: %s. Files written so far: %s'
                                  % (to_native(exc), ', '.join(to_write)), **result)
+
+        files.apply(on_error=failed, removed=drop_empty_dropin_dir)
         if unit_changes and params['daemon_reload']:
-            plan.run(['daemon-reload'], 'The unit files are written; run systemctl daemon-reload by hand.')
+            daemon_reload(module, 'The unit files are written; run systemctl daemon-reload by hand.')
             result['daemon_reloaded'] = True
     result['slices_stopped'], result['slices_left_running'] = stop_removed_slices(module, plan, to_remove)
 
@@ -575,7 +548,7 @@ def main():
             instances = sorted(set(b['Id'] for b in shown.values() if b['Id'].startswith(prefix)))
         for instance in instances:
             state = shown.get(instance) or {}
-            active = state.get('ActiveState') in ('active', 'reloading', 'activating')
+            active = state.get('ActiveState') in ACTIVE_STATES
             if unit in report_services and instance == unit:
                 report_services[unit]['active'] = active
             if not active:
@@ -593,8 +566,8 @@ def main():
                 pending.append(instance)
     if pending and params['restart']:
         if not module.check_mode:
-            plan.run(['try-restart', '--'] + pending,
-                     'Check them with systemctl status and journalctl -u; their drop-ins are in place.')
+            unit_action(module, 'try-restart', pending,
+                        'Check them with systemctl status and journalctl -u; their drop-ins are in place.')
         result['restarted'] = pending
         changed = True
     elif pending:
