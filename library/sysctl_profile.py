@@ -161,10 +161,12 @@ import errno
 import json
 import os
 
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import read_text, write_file
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import read_text
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.local_facts import LocalFact
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.managed_files import FileSet, put
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.sysctl_conf import (
     SYSCTL_DIRS, SysctlError, describe_errno, detect_container, format_value, is_namespaced, is_writable,
     normalize_key, overriding_files, parse_conf, read_live, values_equal, write_live)
@@ -378,23 +380,13 @@ def file_values(text):
     return found
 
 
-def ensure_dir(path, mode=0o755):
-    if path and not os.path.isdir(path):
-        os.makedirs(path, mode)
+def root_owner():
+    """The owner the drop-in and the state file get: root's, when this runs as root."""
+    return (0, 0) if os.geteuid() == 0 else None
 
 
 def write_owned(path, content, mode):
-    ensure_dir(os.path.dirname(path))
-    write_file(path, content, mode)
-    if os.geteuid() == 0:
-        os.chown(path, 0, 0)
-
-
-def file_needs_write(path, text, desired, mode):
-    if text != desired:
-        return True
-    st = os.stat(path)
-    return (st.st_mode & 0o7777) != mode or (os.geteuid() == 0 and (st.st_uid, st.st_gid) != (0, 0))
+    put(path, content, mode, root_owner())
 
 
 def validate(module):
@@ -483,10 +475,14 @@ def present(module, tc):
 
     values = {dotted: entry['value'] for dotted, entry in profile.items()}
     state_text, state = load_state(module, params['state_path'])
-    file_text = read_text(tc.path)
-    before_file = file_values(file_text)
+    files = FileSet(follow_symlinks=True)
+    old_path = state['path'] if state['path'] and state['path'] != tc.path and os.path.exists(state['path']) else None
+    if old_path:
+        files.remove(old_path, read=False)
     desired = render(params['header'], values)
-    file_changed = file_text is None or file_needs_write(tc.path, file_text, desired, 0o644)
+    file_changed = files.want(tc.path, desired, 0o644, root_owner()).changed
+    file_text = files.read(tc.path)
+    before_file = file_values(file_text)
 
     report, writes, pending = {}, [], {}
     for dotted, entry in sorted(profile.items()):
@@ -533,13 +529,12 @@ def present(module, tc):
     if tc.errors:
         tc.fail('Nothing was changed: %s' % ' '.join(tc.errors))
 
-    old_path = state['path'] if state['path'] and state['path'] != tc.path and os.path.exists(state['path']) else None
     state_changed = json.loads(state_text or 'null') != state_after
     in_container, evidence = tc.container()
     result = dict(path=tc.path, settings=values, keys=report, pending=pending, shadowed=shadowed,
                   container=evidence if in_container else None, file_changed=file_changed or bool(old_path))
-    fact = fact_text(tc, values, report, result)
-    fact_changed = fact is not None and read_text(params['fact_path']) != fact
+    fact = LocalFact(params['fact_path'])
+    fact_changed = fact.needs_write(fact_data(tc, values, report, result))
 
     if old_path:
         tc.actions.append('remove the previous drop-in %s' % old_path)
@@ -564,13 +559,8 @@ def present(module, tc):
 
     written = run_changes(tc, writes + restores, report, pending, (params['state_path'], state_text, state_after))
     try:
-        if old_path:
-            os.unlink(old_path)
-        if file_changed:
-            write_owned(tc.path, desired, 0o644)
-        fact = fact_text(tc, values, report, result)
-        if fact is not None and read_text(params['fact_path']) != fact:
-            write_owned(params['fact_path'], fact, 0o644)
+        files.apply()
+        fact.write(fact_data(tc, values, report, result))
     except (IOError, OSError) as exc:
         tc.fail('Writing %s failed: %s. The live values are applied; run again once the problem is fixed.'
                 % (tc.path, to_native(exc)))
@@ -592,14 +582,11 @@ def warn_pending(module, tc, pending):
         tc.path, '; '.join('%s: %s' % (', '.join(keys), reason) for reason, keys in reasons.items())))
 
 
-def fact_text(tc, values, report, result):
+def fact_data(tc, values, report, result):
     """The local fact: what is persisted, what is live, what waits for the host, what a later file overrides."""
-    if not tc.module.params['fact_path']:
-        return None
     live = sorted(d for d, e in report.items() if d in values and values_equal(e['live_after'], e['value']))
-    return json.dumps({'state': 'present', 'path': tc.path, 'settings': values, 'apply_live': tc.mode,
-                       'live': live, 'pending': result['pending'], 'shadowed': result['shadowed'],
-                       'container': result['container']}, indent=2, sort_keys=True) + '\n'
+    return {'state': 'present', 'path': tc.path, 'settings': values, 'apply_live': tc.mode, 'live': live,
+            'pending': result['pending'], 'shadowed': result['shadowed'], 'container': result['container']}
 
 
 def summary(values, writes, pending, shadowed):
@@ -619,7 +606,11 @@ def absent(module, tc):
     restores, pending, _settled = restore_plan(tc, state['original'], (), report)
     if tc.errors:
         tc.fail('Nothing was changed: %s' % ' '.join(tc.errors))
+    files = FileSet(follow_symlinks=True)
     drop_ins = [p for p in dict.fromkeys([tc.path, state['path']]) if p and os.path.lexists(p)]
+    for path in drop_ins:
+        files.remove(path, read=False)
+    fact = LocalFact(params['fact_path'])
     fact_exists = bool(params['fact_path']) and os.path.exists(params['fact_path'])
     remaining = {d: state['original'][d] for d in pending}
     state_after = {'version': STATE_VERSION, 'path': None, 'original': remaining} if remaining else None
@@ -632,7 +623,7 @@ def absent(module, tc):
     if fact_exists:
         tc.actions.append('remove %s' % params['fact_path'])
     changed = bool(tc.actions)
-    file_text = read_text(tc.path)
+    file_text = files.read(tc.path)
     in_container, evidence = tc.container()
     result = dict(path=tc.path, settings={}, keys=report, pending=pending, shadowed={},
                   container=evidence if in_container else None, file_changed=bool(drop_ins))
@@ -647,10 +638,9 @@ def absent(module, tc):
     if module.check_mode or not changed:
         module.exit_json(changed=changed, actions=tc.actions, applied=[w[0] for w in restores], msg=msg, **result)
     written = run_changes(tc, restores, report, pending, (params['state_path'], state_text, state_after))
-    for path in drop_ins:
-        os.unlink(path)
+    files.apply()
     if fact_exists:
-        os.unlink(params['fact_path'])
+        fact.remove()
     module.exit_json(changed=True, actions=tc.actions, applied=written, msg=msg, **result)
 
 
