@@ -230,7 +230,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import Refused, check_file, dpkg_owner
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import hold_host_lock, lock_argument_spec
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.cgroup_fs import detect, mem_total, online_cpus
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.local_facts import parse_fact, render_fact
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.local_facts import (
+    parse_fact, remove_fact, render_fact,
+)
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.managed_files import FileSet
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.systemd import (
     ACTIVE_STATES, by_name, daemon_reload, show, unit_action,
@@ -500,8 +502,8 @@ def main():
         files.want(path, content, mode)
     for path in sorted(p for p in managed_files(plan, old_fact) if p not in plan.files):
         files.remove(path)
-    if params['state'] == 'absent' and params['fact_path'] and os.path.lexists(params['fact_path']):
-        files.remove(params['fact_path'])
+    if params['state'] == 'absent':
+        remove_fact(files, params['fact_path'])
     to_write = [e.path for e in files.changes() if e.content is not None]
     to_remove = files.paths('remove')
     unit_changes = [p for p in to_write + to_remove if p.startswith(plan.unit_dir.rstrip('/') + '/')]

@@ -99,11 +99,12 @@ kept_files:
 import glob
 import os
 
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import read_text, write_file
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_env import restore
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.local_facts import remove_fact
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.managed_files import KEEP, FileSet
 
 GLOB_CHARS = ('*', '?', '[')
 
@@ -127,43 +128,31 @@ def env_files(params):
 
 
 def plan(module):
-    """[(path, before, after)] with after None for a removal, and the unknown originals."""
+    """The FileSet restoring the files (each keeps its mode and owner) and removing go_env's own, the unknown
+    originals, and the files left alone."""
     params = module.params
-    changes, unknown, kept = [], [], []
+    files = FileSet(follow_symlinks=True)
+    unknown, kept = [], []
     for path in env_files(params):
         if not os.path.isabs(path):
             module.fail_json(msg='%s is not an absolute path; nothing was changed.' % path)
-        before = read_text(path)
+        before = files.read(path)
         if before is None:
             continue
         after, lost = restore(before)
         unknown.extend(dict(path=path, key=key) for key in lost)
         if after != before:
-            changes.append((path, before, after))
+            files.want(path, after, KEEP, KEEP)
     for path in params['owned_files']:
-        before = read_text(path)
+        before = files.read(path)
         if before is None:
             continue
         if params['header'] in before:
-            changes.append((path, before, None))
+            files.remove(path)
         else:
             kept.append(path)
-    if params['fact_path'] and os.path.lexists(params['fact_path']):
-        changes.append((params['fact_path'], read_text(params['fact_path']) or '', None))
-    return changes, unknown, kept
-
-
-def apply(module, changes, result):
-    for path, _before, after in changes:
-        try:
-            if after is None:
-                os.unlink(path)
-            else:
-                st = os.stat(path)
-                write_file(path, after, st.st_mode & 0o7777, (st.st_uid, st.st_gid))
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='Restoring %s failed: %s. The files before it in changed_files are done.'
-                                 % (path, to_native(exc)), **result)
+    remove_fact(files, params['fact_path'])
+    return files, unknown, kept
 
 
 def main():
@@ -184,19 +173,23 @@ def main():
 
 
 def run(module):
-    changes, unknown, kept = plan(module)
-    result = dict(changed=bool(changes), changed_files=[c[0] for c in changes],
-                  removed_files=[c[0] for c in changes if c[2] is None], unknown_originals=unknown, kept_files=kept)
+    files, unknown, kept = plan(module)
+    result = dict(changed=files.changed, changed_files=files.paths(), removed_files=files.paths('remove'),
+                  unknown_originals=unknown, kept_files=kept)
     for entry in unknown:
         module.warn('%s: the value %s had before go_env is not recorded (written by an older go-buildhost); its '
                     'line was removed.' % (entry['path'], entry['key']))
     for path in kept:
         module.warn('%s lacks the go_env header, so it is not go_env\'s: left alone.' % path)
-    if module._diff and changes:
-        result['diff'] = [dict(before_header=path, after_header=path if after is not None else '%s (absent)' % path,
-                               before=before, after=after or '') for path, before, after in changes]
-    if changes and not module.check_mode:
-        apply(module, changes, result)
+    if module._diff and files.changed:
+        result['diff'] = files.diff(headers=lambda e: (e.path, e.path if e.content is not None else '%s (absent)'
+                                                       % e.path))
+    if files.changed and not module.check_mode:
+        def failed(entry, exc):
+            module.fail_json(msg='Restoring %s failed: %s. The files before it in changed_files are done.'
+                                 % (entry.path, to_native(exc)), **result)
+
+        files.apply(on_error=failed)
     module.exit_json(**result)
 
 

@@ -52,6 +52,13 @@ def want_fact(files, path, data, merge=False):
     return files.want(path, render_fact(data), FACT_MODE)
 
 
+def remove_fact(files, path):
+    """Add the removal of the fact at path (when there is one) to the FileSet files; returns its entry or None."""
+    if not path:
+        return None
+    return files.remove(path)
+
+
 class LocalFact(object):
     """One fact file written on its own. path '' (or None) disables it: nothing is read or written."""
 

@@ -167,14 +167,15 @@ class FileSet(object):
         return entry
 
     def remove(self, path, read=True):
-        """path should not exist. read=False leaves its content unread (before is None)."""
-        if read:
-            st, before = self.lookup(path)
-        else:
-            try:
-                st, before = os.lstat(path), None
-            except (FileNotFoundError, NotADirectoryError):
-                st, before = None, None
+        """path should not exist: whatever is there (a symlink too, even a dangling one) is unlinked.
+
+        read=False leaves its content unread (before is None).
+        """
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            st = None
+        before = self.lookup(path)[1] if read and st is not None else None
         entry = ManagedFile(path, None, None, None, before=before, st=st)
         self.entries.append(entry)
         return entry

@@ -5,7 +5,7 @@ import os
 import stat
 
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.local_facts import (
-    FACT_MODE, LocalFact, parse_fact, render_fact, want_fact,
+    FACT_MODE, LocalFact, parse_fact, remove_fact, render_fact, want_fact,
 )
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.managed_files import FileSet
 
@@ -51,3 +51,16 @@ def test_want_fact_in_a_file_set_merges_sections(tmp_path):
     assert entry.changed and files.diff()[0]['before'] == path.read_text()
     files.apply()
     assert json.loads(path.read_text()) == {'runtime': {'x': 1}, 'command': {'new': True}}
+
+
+def test_remove_fact_in_a_file_set(tmp_path):
+    path = tmp_path / 'x.fact'
+    files = FileSet()
+    assert remove_fact(files, '') is None
+    assert not remove_fact(files, str(path)).changed
+    path.write_text('{}\n')
+    files = FileSet()
+    entry = remove_fact(files, str(path))
+    assert entry.action == 'remove' and entry.before == '{}\n'
+    files.apply()
+    assert not path.exists()

@@ -173,3 +173,11 @@ def test_binary_sets_compare_bytes(tmp_path):
 def test_put_writes_one_file_now(tmp_path):
     put(str(tmp_path / 'state/x.json'), '{}\n', 0o600)
     assert (tmp_path / 'state/x.json').read_text() == '{}\n' and mode_of(tmp_path / 'state/x.json') == 0o600
+
+
+def test_remove_unlinks_a_dangling_symlink_even_in_a_following_set(tmp_path):
+    (tmp_path / 'link').symlink_to(tmp_path / 'nowhere')
+    files = FileSet(follow_symlinks=True)
+    assert files.remove(str(tmp_path / 'link')).action == 'remove'
+    files.apply()
+    assert not os.path.lexists(tmp_path / 'link')
