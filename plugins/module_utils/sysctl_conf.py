@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kernel settings (sysctl) names, values, sysctl.d files and containers.
 
-Used by the sysctl_profile module. Everything that touches /proc/sys or the
-sysctl.d directories takes the root or the directory list as an argument,
+Used by the sysctl_profile module, and by the sysctl_tuning role's check through the
+sysctl_tuning_errors filter (plugins/filter/sysctl_tuning.py). Everything that touches
+/proc/sys or the sysctl.d directories takes the root or the directory list as an argument,
 so the unit tests run against a fake tree in a temporary directory.
 """
 
@@ -30,6 +31,10 @@ NAMESPACED_KEYS = ('kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.se
 BOOLEAN_WORDS = ('on', 'off', 'yes', 'no', 'true', 'false', 'y', 'n')
 
 _INT_RE = re.compile(r'^[+-]?[0-9]+$')
+# A drop-in's name: systemd-sysctl reads only *.conf files, and a name never starts with a dot or a dash.
+_FILE_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.@+-]*[.]conf')
+# Debian 12's link to /etc/sysctl.conf in /etc/sysctl.d: a drop-in of that name would replace it.
+DEBIAN_SYSCTL_CONF_LINK = '99-sysctl.conf'
 _KEY_CHARS_RE = re.compile(r'^[A-Za-z0-9_.:@+/-]+$')
 
 ERRNO_NAMES = {errno.EINVAL: 'EINVAL', errno.EPERM: 'EPERM', errno.EACCES: 'EACCES', errno.EROFS: 'EROFS',
@@ -271,3 +276,30 @@ def detect_container(proc_root='/proc/sys', run_command=None, root='/'):
     except OSError:
         pass
     return False, None
+
+
+# ---- the role's settings -------------------------------------------------------------
+
+def file_name_errors(name, var='sysctl_tuning_file_name'):
+    """Why name cannot be the drop-in's file name in /etc/sysctl.d (an empty list when it can)."""
+    name = '' if name is None else str(name)
+    errors = []
+    if not _FILE_NAME_RE.fullmatch(name):
+        errors.append('%s must be a file name ending in .conf, such as "60-go-buildhost.conf" (systemd-sysctl reads '
+                      'only *.conf files), got "%s".' % (var, name))
+    if name == DEBIAN_SYSCTL_CONF_LINK:
+        errors.append('%s must not be 99-sysctl.conf: on Debian 12 that is the link to /etc/sysctl.conf.' % var)
+    return errors
+
+
+def settings_errors(settings):
+    """Every invalid sysctl_tuning setting that needs no host, in the role's words; [] when all are valid.
+
+    settings: sysctl_tuning_file_name, sysctl_tuning_profiling (a bool), sysctl_tuning_profiling_packages.
+    The keys and values of the kernel settings need the host's /proc/sys: the module checks those.
+    """
+    errors = file_name_errors(settings.get('sysctl_tuning_file_name'))
+    if settings.get('sysctl_tuning_profiling') and not settings.get('sysctl_tuning_profiling_packages'):
+        errors.append('sysctl_tuning_profiling is true but sysctl_tuning_profiling_packages is empty: list perf and '
+                      'bpftrace (linux-perf, bpftrace), or set sysctl_tuning_profiling: false.')
+    return errors
