@@ -244,6 +244,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_cache_rules import (
+    cache_errors, cache_path_error, name_errors,
+)
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_cache_audit import (
     PROBLEMS, AuditError, Policy, check, make_top, member_uids, open_top, repair, stale_members, walk)
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
@@ -442,21 +445,19 @@ def guard(module):
         gid = grp.getgrnam(params['group']).gr_gid
     except KeyError:
         gid = None
-    errors = []
     caches = params['caches']
+    # The rules the go_cache role's check runs on the controller (module_utils/go_cache_rules.py).
+    errors = name_errors(params['group'], params['members'])
+    errors.extend(cache_errors([(c['path'], c['var'] or 'caches[].path', c['kind']) for c in caches]))
     for cache in caches:
-        var = cache['var'] or 'caches[].path'
+        if cache_path_error(cache['path'], cache['var'] or 'caches[].path', cache['kind']):
+            continue  # not an absolute, normal path: nothing to look at on the host
         try:
-            check_dir(cache['path'], var, '%s_cache' % cache['kind'], adopt=params['adopt'],
-                      adopt_var=params['adopt_var'],
+            check_dir(cache['path'], cache['var'] or 'caches[].path', '%s_cache' % cache['kind'],
+                      adopt=params['adopt'], adopt_var=params['adopt_var'],
                       owned=lambda st: gid is not None and st.st_gid == gid and bool(st.st_mode & stat.S_ISGID))
         except Refused as exc:
             errors.append(str(exc))
-    for one in caches:
-        for other in caches:
-            if one is not other and (one['path'] + '/').startswith(other['path'].rstrip('/') + '/'):
-                errors.append('%s (%s) is inside %s (%s): give each cache a directory of its own.' % (
-                    one['var'] or one['path'], one['path'], other['var'] or other['path'], other['path']))
     owner = dpkg_owner(module.run_command, module.get_bin_path('dpkg-query'))
     for spec in params['paths']:
         try:

@@ -1,0 +1,88 @@
+"""module_utils/go_cache_rules.py: the go_cache role's check (through the go_cache_errors filter) and the
+go_cache_perms module's path and name rules are one set of functions."""
+
+import pytest
+import yaml
+from ansible_collections.go_buildhost.buildhost.plugins.filter.go_cache import FilterModule
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_cache_rules import (
+    cache_errors, settings_errors, size_bytes)
+
+from .conftest import ROOT
+
+DEFAULTS = yaml.safe_load((ROOT / 'roles/go_cache/defaults/main.yml').read_text())
+URL_HOST = 'hooks.secret-team.example.com'
+
+
+def errors(**changes):
+    return settings_errors(dict(DEFAULTS, **dict({'go_env_cache': '', 'go_env_modcache': ''}, **changes)))
+
+
+def test_the_defaults_are_valid():
+    assert errors() == []
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'go_cache_group': 'Go Builders'}, 'go_cache_group "Go Builders" is not a valid group name'),
+    ({'go_cache_members': ['ok', 'Not Valid']}, 'go_cache_members has invalid user names: Not Valid.'),
+    ({'go_cache_build_dir': 'var/cache/go/build'},
+     'go_cache_build_dir must be an absolute path such as /var/cache/go/build, got "var/cache/go/build".'),
+    ({'go_cache_build_dir': '/var/cache/go/../build'}, 'go_cache_build_dir must be a normal absolute path'),
+    ({'go_cache_mod_dir': '/var/cache/go/build/mod'},
+     'go_cache_build_dir and go_cache_mod_dir must be separate directories, neither inside the other.'),
+    ({'go_cache_max_bytes': 'lots'}, 'go_cache_max_bytes "lots" is not a size'),
+    ({'go_cache_mod_max_bytes': '20 gigs'}, 'go_cache_mod_max_bytes "20 gigs" is not a size'),
+    ({'go_cache_webhook_url': 'ftp://%s/hook' % URL_HOST},
+     'go_cache_webhook_url must be an http:// or https:// URL (its value is a secret and is not shown here).'),
+    ({'go_cache_webhook_retries': 11}, 'go_cache_webhook_retries must be a whole number from 0 to 10.'),
+    ({'go_cache_cleanup_low_water_percent': 100}, 'go_cache_cleanup_low_water_percent must be a whole number'),
+    ({'go_cache_metrics_dir': 'metrics'}, 'go_cache_metrics_dir must be an absolute path, got "metrics".'),
+    ({'go_cache_alert_rules_path': '/etc/prometheus/rules/'}, 'go_cache_alert_rules_path must be an absolute file'),
+    ({'go_cache_go_binary': 'go'}, 'go_cache_go_binary must be an absolute path, got "go".'),
+    ({'go_cache_alert_space_ratio': 1.5}, 'must be ratios between 0 and 1'),
+    ({'go_cache_alert_stale_seconds': 59}, 'go_cache_alert_stale_seconds must be a whole number of seconds'),
+    ({'go_env_cache': '/var/cache/go/build'},
+     "go_env_cache or go_env_modcache names a shared cache of this role (go_cache_build_dir, go_cache_mod_dir). "
+     "go.env applies to every account, and only members of gobuilders can write the shared caches: every other "
+     "account's go would fail."),
+])
+def test_each_bad_value_is_named(changes, message):
+    found = errors(**changes)
+    assert len(found) == 1 and message in found[0], found
+    assert URL_HOST not in ' '.join(found)
+
+
+def test_every_error_at_once():
+    found = errors(go_cache_group='-bad', go_cache_max_bytes='x', go_cache_mod_dir='mod')
+    assert [m.split(' ')[0] for m in found] == ['go_cache_group', 'go_cache_mod_dir', 'go_cache_max_bytes']
+
+
+def test_the_calendar_is_judged_by_what_systemd_said():
+    said = {'rc': 1, 'stderr': "Failed to parse calendar specification 'every five minutes': Invalid argument\n"}
+    found = settings_errors(dict(DEFAULTS, go_cache_health_on_calendar='every five minutes'), said)
+    assert found == ['go_cache_health_on_calendar "every five minutes" is not a calendar expression systemd accepts '
+                     "(systemd-analyze calendar says: Failed to parse calendar specification 'every five minutes': "
+                     'Invalid argument). Examples: "*:0/5" (every 5 minutes), "hourly", "*-*-* 02:30:00".']
+    assert settings_errors(DEFAULTS, {'skipped': True}) == []
+    assert settings_errors(DEFAULTS, {'rc': 0, 'stdout': 'ok'}) == []
+
+
+def test_the_module_and_the_role_share_the_cache_path_rules():
+    assert cache_errors([('var/cache/go', 'caches[].path', 'build')]) == [
+        'caches[].path must be an absolute path such as /var/cache/go/build, got "var/cache/go".']
+    assert cache_errors([('/srv/go', 'a', 'build'), ('/srv/go', 'b', 'mod')]) == [
+        'a and b must be separate directories, neither inside the other.']
+    assert cache_errors([('/srv/go-build', 'a', 'build'), ('/srv/go', 'b', 'mod')]) == []
+
+
+@pytest.mark.parametrize('value, expected', [
+    ('20G', 20 * 1024 ** 3), ('512M', 512 * 1024 ** 2), ('20GiB', 20 * 1024 ** 3), ('1 K', 1024),
+    (21474836480, 21474836480), ('0', 0), ('5B', 5), ('lots', 0), ('20 gigs', 0),
+])
+def test_sizes_in_bytes(value, expected):
+    assert size_bytes(value) == expected
+
+
+def test_the_filters_are_the_functions():
+    filters = FilterModule().filters()
+    assert filters['go_cache_bytes']('256M') == 256 * 1024 ** 2
+    assert filters['go_cache_errors'](dict(DEFAULTS, go_env_cache='', go_env_modcache='')) == []
