@@ -25,6 +25,15 @@ def go_env_errors(settings):
     return _go_env().settings_errors(dict(settings))
 
 
+def go_env_cache_errors(settings, published, declared):
+    """Messages for the shared caches go_cache published (this run, else its local fact); empty when consistent.
+
+    go_env consumes what go_cache published and never runs it: a published state that differs
+    from the inventory's go_cache_* variables means go_cache has not run first.
+    """
+    return _go_env().published_caches_errors(dict(settings), dict(published or {}), dict(declared or {}))
+
+
 def _render(function, settings):
     go_env = _go_env()
     try:
@@ -47,6 +56,7 @@ class FilterModule:
     def filters(self):
         return {
             'go_env_errors': go_env_errors,
+            'go_env_cache_errors': go_env_cache_errors,
             'go_env_command': go_env_command,
             'go_env_runtime': go_env_runtime,
         }

@@ -784,3 +784,64 @@ def go_release_of(version_text):
     first = (version_text or '').split('\n', 1)[0].strip()
     match = re.match(r'^go(\d+)\.(\d+)', first)
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+# ---- the shared caches of the go_cache role --------------------------------
+
+SHARED_CACHE_KEYS = (('go_cache_build_dir', 'gocache'), ('go_cache_mod_dir', 'gomodcache'),
+                     ('go_cache_group', 'group'), ('go_cache_go_env_enabled', 'go_env'))
+
+
+def shared_cache_error(settings, shared_paths, group=None, owner='the go_cache role'):
+    """Why go_env_cache or go_env_modcache may not name one of shared_paths, or None.
+
+    The one rule behind go_cache's check (owner "this role") and go_env's (the caches go_cache
+    published, or the inventory gives it): go.env applies to every account, and only members of
+    the cache group can write a shared cache, so every other account's go would fail.
+    """
+    shared = set(path for path in shared_paths if path)
+    named = [_text(settings.get(variable)) for variable in ('go_env_cache', 'go_env_modcache')]
+    if not any(value and value in shared for value in named):
+        return None
+    return ('go_env_cache or go_env_modcache names a shared cache of %s (go_cache_build_dir, go_cache_mod_dir).'
+            ' go.env applies to every account, and only members of %s can write the shared caches: every other'
+            " account's go would fail. Leave go_env_cache and go_env_modcache empty: members get the shared caches"
+            ' from the go launcher (see roles/go_cache/README.md, "Who uses the shared caches").'
+            % (owner, group or 'the cache group'))
+
+
+def _same(declared, published):
+    if isinstance(published, bool) or isinstance(declared, bool):
+        return _as_bool(declared) == _as_bool(published)
+    return _text(declared) == _text(published)
+
+
+def _as_bool(value):
+    return value if isinstance(value, bool) else _text(value).lower() in ('1', 'true', 'yes', 'on')
+
+
+def published_caches_errors(settings, published, declared):
+    """Every problem with the shared caches go_cache published (this run, else its local fact).
+
+    published: {group, gocache, gomodcache, go_env} as go_cache published them, or {} (none).
+    declared: the go_cache_* variables the inventory gives this host (None: not given).
+    go_cache runs before go_env (site.yml): what it published must be what the inventory asks of
+    it now, or go_env would follow caches that go_cache has not set up (yet, or any more).
+    """
+    published = dict(published or {})
+    declared = dict((k, v) for k, v in (declared or {}).items() if v is not None and v != '')
+    errors = []
+    stale = ['%s: %s published %r, the inventory gives %r' % (variable, key, published[key], declared[variable])
+             for variable, key in SHARED_CACHE_KEYS
+             if variable in declared and key in published and not _same(declared[variable], published[key])]
+    if stale:
+        errors.append('The shared caches that the go_cache role published on this host are not the ones the '
+                      'inventory gives it now (%s): go_cache has not run with these values. go_env follows what '
+                      'go_cache published, so go_cache must run first: run site.yml (it runs playbooks/go_cache.yml'
+                      ' before playbooks/go_env.yml), or playbooks/go_cache.yml, then go_env.' % '; '.join(stale))
+    shared = [published.get('gocache'), published.get('gomodcache'),
+              declared.get('go_cache_build_dir'), declared.get('go_cache_mod_dir')]
+    error = shared_cache_error(settings, shared, group=published.get('group') or declared.get('go_cache_group'))
+    if error:
+        errors.append(error)
+    return errors

@@ -1,8 +1,8 @@
 """site.yml with an inventory that leaves go_env's cache variables alone.
 
-site.yml runs go_env in its own play, then go_cache, which gives go_env -modcacherw. With
-go_env_modcache_shared left at its default, the go_env play follows the caches that go_cache set up
-on the host (its local fact), so the two never undo each other: the second run changes nothing.
+site.yml runs go_cache, which publishes its shared caches, then go_env, which follows them with
+-modcacherw (go_env_modcache_shared left at its default): no role runs another, and the second run
+changes nothing.
 The shared cache paths never enter go.env: the go launcher hands them to the accounts that can
 write them. The tests run in file order on one container.
 """
@@ -27,8 +27,10 @@ def test_second_run_changes_nothing_and_go_keeps_every_account_on_caches_it_can_
     again = target.play(VARS)
     assert not again.failed, again.messages()
     assert again.changed == 0, again.messages()
-    # go_cache's own go_env pass is skipped: the go_env play already wrote the same go.env.
-    assert again.result('Decide whether go_env still needs')['ansible_facts'] == {'__go_cache_run_go_env': False}
+    # go_cache published its caches in the run, and go_env followed them: one go_env call, no change.
+    published = again.result('Publish the shared caches')['ansible_facts']['go_cache_published']
+    assert published == {'group': 'gobuilders', 'gocache': '/var/cache/go/build', 'gomodcache': '/var/cache/go/mod',
+                         'go_env': True}
     # builder is in no group: Go's own caches (the launcher gives the shared ones to members only).
     seen = go_env(target)
     home = target.sh("su - builder -c 'echo $HOME'")

@@ -42,7 +42,7 @@ def test_the_audit_code_shipped_with_the_health_check_is_the_module_utils_one():
     assert (ROLE / relative.lstrip('/')).resolve() == ROOT / 'plugins/module_utils/go_cache_audit.py'
     # One source: no copy and no link of it anywhere else in the tree.
     copies = [p for p in ROOT.rglob('go_cache_audit.py')
-              if not p.is_relative_to(ROOT / 'collections') and '.venv' not in p.parts and '.cache' not in p.parts]
+              if not p.is_relative_to(ROOT / 'collections') and not {'.venv', '.cache', '.ansible'} & set(p.parts)]
     assert copies == [ROOT / 'plugins/module_utils/go_cache_audit.py']
 
 

@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_env import (
     MARKER, GoEnvError, check_flags, check_gogc, check_maxprocs, check_memlimit, check_patterns, check_proxy,
     check_sumdb, check_toolchain, command_env, parse, remove_keys, render_godebug, render_profile, render_systemd,
-    runtime_env, settings_errors, update, validate_env, verifier_key_error)
+    published_caches_errors, runtime_env, settings_errors, update, validate_env, verifier_key_error)
 
 GO_KEY = 'sum.golang.org+033de0ae+Ac4zctda0e5eza+HJyk9SxEdh+s3Ux18htTTAD8OuAn8'
 STOCK = ('# This file contains the initial defaults for go command configuration.\n'
@@ -353,3 +353,35 @@ def test_profile_and_systemd_rendering():
     assert profile == "# head\nexport GODEBUG='panicnil=1,x=2'\nexport GOGC='200'\n"
     unit = render_systemd(env, ['head'])
     assert unit == '# head\n[Manager]\nDefaultEnvironment="GODEBUG=panicnil=1,x=2" "GOGC=200"\n'
+
+
+PUBLISHED = {'group': 'gobuilders', 'gocache': '/var/cache/go/build', 'gomodcache': '/var/cache/go/mod', 'go_env': True}
+
+
+def test_what_go_cache_published_is_consistent_when_the_inventory_says_nothing_else():
+    assert published_caches_errors(DEFAULTS, PUBLISHED, {}) == []
+    assert published_caches_errors(DEFAULTS, {}, {'go_cache_mod_dir': '/srv/mod'}) == [], 'nothing published yet'
+    same = {'go_cache_mod_dir': '/var/cache/go/mod', 'go_cache_go_env_enabled': True, 'go_cache_group': None}
+    assert published_caches_errors(DEFAULTS, PUBLISHED, same) == []
+
+
+@pytest.mark.parametrize('declared, named', [
+    ({'go_cache_mod_dir': '/srv/go/mod'}, "go_cache_mod_dir: gomodcache published '/var/cache/go/mod', the "
+                                          "inventory gives '/srv/go/mod'"),
+    ({'go_cache_go_env_enabled': False}, 'go_cache_go_env_enabled: go_env published True, the inventory gives False'),
+])
+def test_a_stale_publication_means_go_cache_has_not_run_first(declared, named):
+    found = published_caches_errors(DEFAULTS, PUBLISHED, declared)
+    assert len(found) == 1 and named in found[0]
+    assert 'go_cache must run first' in found[0]
+
+
+@pytest.mark.parametrize('published, declared', [
+    (PUBLISHED, {}),
+    ({}, {'go_cache_build_dir': '/var/cache/go/build'}),
+])
+def test_go_env_never_names_a_shared_cache(published, declared):
+    found = published_caches_errors(dict(DEFAULTS, go_env_cache='/var/cache/go/build'), published, declared)
+    assert len(found) == 1
+    assert found[0].startswith('go_env_cache or go_env_modcache names a shared cache of the go_cache role')
+    assert published_caches_errors(dict(DEFAULTS, go_env_cache='/home/ci/cache'), published, declared) == []

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAY = re.compile(r'^\s+play #\d+ \([^)]*\): (?P<name>.+?)\tTAGS:.*\n\s+pattern: .*\n\s+hosts \((?P<count>\d+)\)',
@@ -41,3 +42,21 @@ def test_site_with_the_audit_tag_audits_every_build_host(args):
 def test_audit_playbook_alone_audits_every_build_host():
     plays = play_hosts('playbooks/audit.yml')
     assert [plays[name] for name in AUDIT_PLAYS] == [1, 1, 1], plays
+
+
+def imported(playbook):
+    return [Path(play['ansible.builtin.import_playbook']).stem
+            for play in yaml.safe_load((ROOT / playbook).read_text()) if 'ansible.builtin.import_playbook' in play]
+
+
+def roles_of(playbook):
+    return [role['role'].rsplit('.', 1)[1] for play in yaml.safe_load((ROOT / playbook).read_text())
+            for role in play.get('roles', [])]
+
+
+def test_go_cache_publishes_before_go_env_consumes():
+    """go_env follows the caches go_cache published in the same run; its check fails on a stale publication."""
+    order = imported('site.yml')
+    assert order[:5] == ['go_toolchain', 'sysctl_tuning', 'build_cgroups', 'go_cache', 'go_env']
+    assert roles_of('playbooks/audit.yml') == order[:5]
+    assert roles_of('playbooks/remove.yml') == order[:5][::-1], 'the way back, in the reverse order'

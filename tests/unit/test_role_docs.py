@@ -9,6 +9,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.parent.parent.name for p in ROOT.glob('roles/*/meta/argument_specs.yml'))
+# The shared knobs are named for the collection, not for the role that declares them.
+PREFIX = {'common': 'go_buildhost_'}
+COMMON = 'go_buildhost.buildhost.common'
 ROW = re.compile(r'^\| `(?P<name>[a-z0-9_]+)` \| `(?P<default>.*?)` \|')
 
 
@@ -51,7 +54,7 @@ def test_argument_specs_match_defaults(role):
         if isinstance(value, str) and '{{' in value:
             continue
         assert options[name].get('default') == value, name
-        assert name.startswith(role + '_'), name
+        assert name.startswith(PREFIX.get(role, role + '_')), name
 
 
 @pytest.mark.parametrize('role', ROLES)
@@ -60,6 +63,27 @@ def test_every_public_variable_has_a_comment(role):
     for number, line in enumerate(lines):
         if re.match(r'^[a-z]', line):
             assert lines[number - 1].startswith('#'), 'no comment above %s' % line
+
+
+@pytest.mark.parametrize('role', [r for r in ROLES if r != 'common'])
+def test_every_role_gets_the_shared_knobs_from_common(role):
+    meta = yaml.safe_load((ROOT / 'roles' / role / 'meta/main.yml').read_text())
+    assert COMMON in [d if isinstance(d, str) else d.get('role') for d in meta['dependencies']]
+    shared = set(spec_options('common'))
+    assert not shared & set(spec_options(role)), 'declared once, in roles/common'
+    for path in (ROOT / 'roles' / role).rglob('*.yml'):
+        text = path.read_text()
+        for name in shared:
+            assert not re.search(name + r'\s*\|\s*default\(', text), '%s: %s has its default in roles/common' % (
+                path.relative_to(ROOT), name)
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_no_role_includes_another(role):
+    """Roles depend in one direction, through meta dependencies and what they publish on the host."""
+    for path in (ROOT / 'roles' / role).rglob('*.yml'):
+        tasks = path.read_text()
+        assert not re.search(r'(include|import)_role:', tasks), path.relative_to(ROOT)
 
 
 def test_go_toolchain_maps_every_supported_architecture():
