@@ -158,7 +158,6 @@ actions:
 
 import errno
 import hashlib
-import json
 import os
 import shlex
 import shutil
@@ -174,6 +173,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_version import is_release, parse_release
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_toolchain_rules import toolchain_errors
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.local_facts import LocalFact
 
 COMMANDS = ('go', 'gofmt')
 CHUNK = 1024 * 1024
@@ -311,16 +311,14 @@ class Toolchain(object):
                 'or take %s out of go_toolchain_bin_dirs; nothing was changed.'
                 % (path, what, os.path.dirname(path)))
 
-    def fact_text(self, version, installed):
-        if not self.fact_path:
-            return None
-        return json.dumps({
+    def fact_data(self, version, installed):
+        return {
             'active_version': version,
             'goroot': os.path.join(self.root, version) if version else None,
             'link': self.link,
             'install_root': self.root,
             'installed_versions': installed,
-        }, indent=2, sort_keys=True) + '\n'
+        }
 
     # ---- writing -------------------------------------------------------
     def fetch(self, url, dest, timeout):
@@ -499,8 +497,9 @@ def present(module, tc):
     after_installed = sorted(set(installed) | {version}, key=parse_release)
     doomed = tc.prune(after_installed, version, params['keep_versions'])
     final_installed = [v for v in after_installed if v not in doomed]
-    fact = tc.fact_text(version, final_installed)
-    fact_changed = fact is not None and read_text(tc.fact_path) != fact
+    fact = LocalFact(tc.fact_path)
+    fact_data = tc.fact_data(version, final_installed)
+    fact_changed = fact.needs_write(fact_data)
 
     if leftovers:
         tc.actions.append('remove leftovers of an interrupted run: %s' % ', '.join(leftovers))
@@ -558,9 +557,7 @@ def present(module, tc):
         for old in doomed:
             remove_tree(os.path.join(tc.root, old))
         if fact_changed:
-            if not os.path.isdir(os.path.dirname(tc.fact_path)):
-                os.makedirs(os.path.dirname(tc.fact_path), 0o755)
-            write_file(tc.fact_path, fact, 0o644)
+            fact.write(fact_data)
     except (IOError, OSError) as exc:
         hint = ''
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -583,7 +580,8 @@ def absent(module, tc):
                     ours.append(path)
     link_ours = target is not None and (target.startswith(tc.root + '/') or target == tc.root)
     leftovers = tc.temporaries(keep=[])
-    fact_exists = bool(tc.fact_path) and os.path.exists(tc.fact_path)
+    fact = LocalFact(tc.fact_path)
+    fact_exists = fact.exists
     root_exists = os.path.isdir(tc.root)
     launcher_exists = os.path.lexists(tc.launcher) and tc.launcher_ours()
     tc.actions.extend('remove %s' % p for p in ours)
@@ -619,7 +617,7 @@ def absent(module, tc):
     if root_exists and not os.listdir(tc.root):
         os.rmdir(tc.root)
     if fact_exists:
-        os.unlink(tc.fact_path)
+        fact.remove()
     module.exit_json(**result)
 
 

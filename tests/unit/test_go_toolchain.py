@@ -91,6 +91,7 @@ def test_fresh_install_then_noop(env):
     fact = json.loads(env.fact.read_text())
     assert fact == {'active_version': '1.27.3', 'goroot': str(env.lib / '1.27.3'), 'link': str(env.link),
                     'install_root': str(env.lib), 'installed_versions': ['1.27.3']}
+    assert env.fact.read_text().endswith('}\n') and oct(env.fact.stat().st_mode & 0o777) == '0o644'
     assert env.temporaries() == []
     st = os.stat(env.lib / '1.27.3/bin/go')
     assert st.st_uid == os.getuid() and oct(st.st_mode & 0o777) == '0o755'
