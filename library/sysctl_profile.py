@@ -168,8 +168,8 @@ from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock i
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.local_facts import LocalFact
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.managed_files import FileSet, put
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.sysctl_conf import (
-    SYSCTL_DIRS, SysctlError, describe_errno, detect_container, format_value, is_namespaced, is_writable,
-    normalize_key, overriding_files, parse_conf, read_live, values_equal, write_live)
+    SYSCTL_DIRS, SysctlError, describe_errno, detect_container, file_name_errors, format_value, is_namespaced,
+    is_writable, normalize_key, overriding_files, parse_conf, read_live, values_equal, write_live)
 
 VAR = 'sysctl_tuning_settings'
 STATE_VERSION = 1
@@ -398,9 +398,11 @@ def validate(module):
     for name in ('path', 'state_path', 'proc_root'):
         if not os.path.isabs(params[name]):
             module.fail_json(msg='%s must be an absolute path, got %r; nothing was changed.' % (name, params[name]))
-    if not params['path'].endswith('.conf'):
-        module.fail_json(msg='The drop-in %s (sysctl_tuning_file_name) must end in .conf, or systemd-sysctl '
-                             'never reads it; nothing was changed.' % params['path'])
+    # The role's own rule (its check calls the same function through the sysctl_tuning_errors filter).
+    errors = file_name_errors(os.path.basename(params['path']))
+    if errors:
+        module.fail_json(msg='The drop-in %s: %s Nothing was changed.' % (params['path'], ' '.join(errors)),
+                         refused=errors)
 
 
 def restore_plan(tc, originals, keep_out, report):

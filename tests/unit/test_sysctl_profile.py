@@ -411,7 +411,7 @@ def test_a_header_that_is_not_a_comment_is_refused(env):
 
 
 def test_a_file_name_that_systemd_would_skip_is_refused(env):
-    with pytest.raises(ModuleFail, match=r'must end in \.conf'):
+    with pytest.raises(ModuleFail, match=r'must be a file name ending in \.conf'):
         env.run(path=str(env.root / 'etc/sysctl.d/60-go-buildhost'))
 
 
