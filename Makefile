@@ -6,12 +6,18 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 GO_VERSIONS ?= 1.26.6 1.27.3
+# The oldest ansible-core the collection supports (meta/runtime.yml) gets a venv of its own:
+# tests/collection runs sanity, units and the default Molecule scenario there as well.
+VENV_2_17 := .cache/venv-2.17
 
-.PHONY: help venv docker images mirror promtool vm-image fixtures lint unit test test-fast test-vm molecule demo bench clean
+.PHONY: help venv venv-2.17 docker images mirror promtool vm-image fixtures lint changelog-lint unit test test-fast \
+	test-vm collection-test molecule demo bench clean
 
 help:
 	@echo "make test       everything: venv, Docker, images, fixtures, lint, unit and Molecule tests"
 	@echo "make test-fast  lint and unit tests only (seconds)"
+	@echo "make collection-test  build, install and use the collection tarball; ansible-test sanity and"
+	@echo "                units, and the default scenario, on ansible-core 2.19 and 2.17"
 	@echo "make demo       converge a local Debian 12 container with site.yml"
 	@echo "make bench      measure facts-only, no-op and fresh converge; writes docs/benchmarks.md"
 	@echo "                (MITOGEN=1 installs mitogen and measures it too; GANTSIGN_ROLE=path compares;"
@@ -23,6 +29,13 @@ $(VENV)/.done: requirements.txt
 	touch $@
 
 venv: $(VENV)/.done
+
+$(VENV_2_17)/.done: requirements-2.17.txt
+	python3 -m venv $(VENV_2_17)
+	$(VENV_2_17)/bin/pip install --quiet --disable-pip-version-check -r requirements-2.17.txt
+	touch $@
+
+venv-2.17: $(VENV_2_17)/.done
 
 docker:
 	scripts/ensure-docker.sh
@@ -45,6 +58,10 @@ lint: venv
 	$(BIN)/yamllint --strict .
 	$(BIN)/ruff check .
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
+
+changelog-lint: venv
+	$(BIN)/antsibull-changelog lint
 
 unit: venv
 	$(BIN)/pytest -q tests/unit
@@ -54,7 +71,10 @@ test-fast: lint unit
 test-vm: venv fixtures
 	$(BIN)/pytest tests/test_molecule.py -k vm
 
-test: venv fixtures lint
+collection-test: venv venv-2.17 images mirror
+	$(BIN)/pytest tests/collection tests/test_molecule.py::test_default_scenario_on_ansible_core_2_17
+
+test: venv venv-2.17 fixtures lint
 	$(BIN)/pytest tests
 
 demo: venv images mirror

@@ -31,7 +31,7 @@ description:
   - Creates I(group) as a system group (C(groupadd --system)) when it does not exist, and adds the users in
     I(members) to it (supplementary group, other members are kept).
 version_added: "1.0.0"
-author: go-buildhost contributors
+author: go-buildhost contributors (!UNKNOWN)
 options:
   caches:
     description: The cache directories, each an absolute path and its kind.
@@ -129,9 +129,11 @@ options:
     default: []
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Walks the trees and reports every entry that would be repaired without changing any.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: full
     details: Per cache, the problems found before and after, and the members of the group.
 extends_documentation_fragment:
@@ -303,8 +305,8 @@ def summary(result):
     if result['created']:
         return '%s: does not exist\n' % result['path']
     counts = ', '.join('%s %d' % (name, result['problems'][name]) for name in PROBLEMS if result['problems'][name])
-    lines = ['%s (%s cache): %d entries, %d wrong%s' % (result['path'], result['kind'], result['scanned'],
-                                                      result['wrong'], ': ' + counts if counts else '')]
+    lines = ['%s (%s cache): %d entries, %d wrong%s' % (
+        result['path'], result['kind'], result['scanned'], result['wrong'], ': ' + counts if counts else '')]
     lines.extend('  %s' % example for example in result['examples'])
     return '\n'.join(lines) + '\n'
 
@@ -537,9 +539,9 @@ def run(module):
         if result['created']:
             actions.append('create %s' % result['path'])
         elif result['wrong']:
-            actions.append('%s %d of %d entries in %s' % ('would repair' if module.check_mode else 'repaired',
-                                                         result['wrong'] - result['skipped'], result['scanned'],
-                                                         result['path']))
+            actions.append('%s %d of %d entries in %s' % (
+                'would repair' if module.check_mode else 'repaired', result['wrong'] - result['skipped'],
+                result['scanned'], result['path']))
         if result['skipped']:
             actions.append('left %d entries in %s alone (%d setuid, setgid or not a member\'s; the others hard '
                            'links, or changed during the run)' % (result['skipped'], result['path'], result['unsafe']))

@@ -21,7 +21,7 @@ description:
   - Read-only. The go_toolchain role runs it once per play on the controller, where the
     C(go_release) action plugin does the same work in-process (no module fork).
 version_added: "1.0.0"
-author: go-buildhost contributors
+author: go-buildhost contributors (!UNKNOWN)
 options:
   version:
     description: C(latest), a minor version such as C(1.27), or an exact version such as C(1.27.3) or C(1.28rc1).
@@ -48,8 +48,10 @@ options:
     default: 30
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would return, without changing the target.
     support: full
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: none
 '''
 

@@ -15,17 +15,38 @@ BIN = ROOT / '.venv' / 'bin'
 SCENARIOS = sorted(p.parent.name for p in (ROOT / 'molecule').glob('*/molecule.yml'))
 
 
-@pytest.mark.molecule
-@pytest.mark.parametrize('scenario', SCENARIOS)
-def test_molecule_scenario(scenario):
+# The oldest ansible-core the collection supports (meta/runtime.yml), with the molecule that takes it
+# (requirements-2.17.txt, `make venv-2.17`): the default scenario runs there too.
+BIN_2_17 = ROOT / '.cache' / 'venv-2.17' / 'bin'
+
+
+def run_scenario(scenario, bin_dir, log_name):
     logs = ROOT / '.cache' / 'logs'
     logs.mkdir(parents=True, exist_ok=True)
-    log = logs / ('molecule-%s.log' % scenario)
-    env = dict(os.environ, PATH='%s:%s' % (BIN, os.environ['PATH']), ANSIBLE_FORCE_COLOR='0', PY_COLORS='0')
+    log = logs / ('%s.log' % log_name)
+    env = dict(os.environ, PATH='%s:%s' % (bin_dir, os.environ['PATH']), ANSIBLE_FORCE_COLOR='0', PY_COLORS='0')
     with log.open('w') as out:
-        proc = subprocess.run([str(BIN / 'molecule'), 'test', '--scenario-name', scenario], cwd=ROOT, env=env,
+        proc = subprocess.run([str(bin_dir / 'molecule'), 'test', '--scenario-name', scenario], cwd=ROOT, env=env,
                               stdout=out, stderr=subprocess.STDOUT, timeout=1800, check=False)
     if proc.returncode != 0:
         tail = log.read_text().splitlines()[-150:]
         pytest.fail('molecule test -s %s failed (rc=%d); full log: %s\n%s'
                     % (scenario, proc.returncode, log, '\n'.join(tail)), pytrace=False)
+
+
+@pytest.mark.molecule
+@pytest.mark.parametrize('scenario', SCENARIOS)
+def test_molecule_scenario(scenario):
+    run_scenario(scenario, BIN, 'molecule-%s' % scenario)
+
+
+@pytest.mark.molecule
+@pytest.mark.xfail(strict=True, reason=(
+    'ansible-core 2.17 has no native Jinja types in vars: go_cache writes /etc/go-cache/health.json with its '
+    'sizes, thresholds and retries as strings ("max_bytes": "21474836480") and go-cache-health.service fails '
+    'to start in converge, on Debian 12 and 13 alike. Strict: this fails the run once go_cache is fixed, to '
+    'drop the mark.'))
+def test_default_scenario_on_ansible_core_2_17():
+    if not (BIN_2_17 / 'molecule').exists():
+        pytest.fail('no %s: run `make venv-2.17`' % BIN_2_17)
+    run_scenario('default', BIN_2_17, 'molecule-default-ansible-core-2.17')

@@ -5,6 +5,7 @@ collections/ on the path (pyproject.toml), where go_buildhost/buildhost links ba
 ansible-test units does the same from the collection's own ansible_collections tree.
 """
 
+import contextlib
 import importlib
 import importlib.util
 import json
@@ -13,8 +14,21 @@ from pathlib import Path
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core before 2.19 (the collection supports 2.17 on: meta/runtime.yml)
+
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        """The module arguments AnsibleModule reads, the way 2.17 takes them: basic._ANSIBLE_ARGS."""
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode()
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
 
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import yaml
 from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar, trust_as_template
+from ansible.template import Templar
+
+try:
+    from ansible.template import trust_as_template
+except ImportError:  # ansible-core before 2.19 templates every string: nothing to mark as trusted
+
+    def trust_as_template(value):
+        return value
 
 ROOT = Path(__file__).resolve().parents[2]
 

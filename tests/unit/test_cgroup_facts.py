@@ -10,6 +10,7 @@ from .cgroup_tree import Host
 from .conftest import ModuleFail
 from .systemd_fake import install
 
+
 @pytest.mark.parametrize('mode', ['unified', 'hybrid', 'legacy'])
 @pytest.mark.parametrize('in_mountinfo', [True, False], ids=['mountinfo', 'files'])
 def test_mode_is_detected(tmp_path, run_module, mode, in_mountinfo):

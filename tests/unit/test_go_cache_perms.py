@@ -170,7 +170,7 @@ def test_members_are_added_with_gpasswd(env, monkeypatch):
         return 0, '', ''
 
     monkeypatch.setattr(basic.AnsibleModule, 'run_command', fake_run)
-    members = [m for m in grp.getgrnam(GROUP).gr_mem][:1]
+    members = list(grp.getgrnam(GROUP).gr_mem)[:1]
     checked = env.run(check=True, members=['nobody'] + members)
     assert checked['members_added'] == ['nobody'] and calls == []
     result = env.run(members=['nobody'] + members, diff=True)

@@ -10,7 +10,8 @@ from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_env impo
 )
 
 from .conftest import ModuleFail
-from .test_cgroup_slices import env  # noqa: F401 - the fixture, reused
+# env: test_cgroup_slices' fixture, reused here.
+from .test_cgroup_slices import env  # noqa: F401  pylint: disable=unused-import
 from .test_go_env_file import STOCK
 
 ENV = {'GOPROXY': 'https://goproxy.corp.example.com,direct', 'GOSUMDB': 'sum.golang.org', 'GOTOOLCHAIN': 'local',

@@ -71,16 +71,16 @@ def compare(documented, spec, where):
     for option in sorted(set(spec) & set(documented)):
         doc, arg = documented[option], spec[option]
         if doc.get('type', 'str') != arg.get('type', 'str'):
-            problems.append('%s%s: documented type %s, accepted type %s' % (where, option, doc.get('type', 'str'),
-                                                                              arg.get('type', 'str')))
+            problems.append('%s%s: documented type %s, accepted type %s' % (
+                where, option, doc.get('type', 'str'), arg.get('type', 'str')))
         if bool(doc.get('required')) != bool(arg.get('required')):
             problems.append('%s%s: required differs' % (where, option))
         if sorted(map(str, doc.get('choices') or [])) != sorted(map(str, arg.get('choices') or [])):
-            problems.append('%s%s: documented choices %s, accepted %s' % (where, option, doc.get('choices'),
-                                                                           arg.get('choices')))
+            problems.append('%s%s: documented choices %s, accepted %s' % (
+                where, option, doc.get('choices'), arg.get('choices')))
         if str(doc.get('default')) != str(arg.get('default')):
-            problems.append('%s%s: documented default %r, actual %r' % (where, option, doc.get('default'),
-                                                                         arg.get('default')))
+            problems.append('%s%s: documented default %r, actual %r' % (
+                where, option, doc.get('default'), arg.get('default')))
         if arg.get('options') or doc.get('suboptions'):
             problems.extend(compare(doc.get('suboptions') or {}, arg.get('options') or {}, '%s%s.' % (where, option)))
     return problems
