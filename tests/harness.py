@@ -185,7 +185,7 @@ class PlayResult:
                 if host in task['hosts']:
                     name = task['task']['name'].split(' : ', 1)[-1]
                     outcome = task['hosts'][host]
-                    # A role that runs twice (go_cache includes go_env) repeats task names: keep the
+                    # A role that runs twice in one playbook repeats task names: keep the
                     # first run that was not skipped.
                     if name not in self.tasks or (self.tasks[name].get('skipped') and not outcome.get('skipped')):
                         self.tasks[name] = outcome

@@ -16,8 +16,8 @@ from tests.harness import (  # noqa: F401 - the tests import these from here
     wait_for_quiet,
 )
 
-# What an inventory that runs the whole site.yml gives go_env: go_cache wires -modcacherw through
-# go_env, so the go_env play writes the same (roles/go_cache/README.md).
+# go_env follows the caches go_cache publishes (site.yml runs go_cache first); an inventory may
+# also say it outright, as these suites do, and both must agree.
 SITE_CACHE_VARS = {'go_env_modcache_shared': True}
 
 
