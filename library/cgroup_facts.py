@@ -29,7 +29,7 @@ description:
     above it, which is what the kernel enforces.
   - Sets the fact C(cgroups) with the same content as the return values.
 version_added: "1.0.0"
-author: go-buildhost contributors
+author: go-buildhost contributors (!UNKNOWN)
 options:
   units:
     description: Units (slices, services, scopes) whose cgroup and limits to report.
@@ -46,12 +46,15 @@ options:
     default: /proc
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Reads only, so it runs unchanged in check mode.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: none
     details: Changes nothing, so there is nothing to show.
   facts:
+    description: Action returns an C(ansible_facts) dictionary that updates existing host facts.
     support: full
     details: Sets the C(cgroups) fact.
 '''

@@ -37,7 +37,7 @@ description:
   - With I(require_unified), a host whose cgroup mode (read as the cgroup_facts module does) is not
     C(unified) makes the module fail before anything changes, saying what to do.
 version_added: "1.0.0"
-author: go-buildhost contributors
+author: go-buildhost contributors (!UNKNOWN)
 options:
   state:
     description:
@@ -129,9 +129,11 @@ options:
     default: /proc
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Reports the files that would change and the services that would need a restart.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: full
     details: Shows every changed file before and after.
 extends_documentation_fragment:

@@ -22,7 +22,7 @@ description:
   - Missing parent directories are created (root-owned, I(directory_mode)).
   - Do not put secrets in I(content), because the diff shows it. Write secrets with a separate C(no_log) task.
 version_added: "1.0.0"
-author: go-buildhost contributors
+author: go-buildhost contributors (!UNKNOWN)
 options:
   files:
     description: The files to manage.
@@ -108,9 +108,11 @@ options:
     default: [/etc/systemd, /run/systemd]
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Reports the files that would change and what would be done to each unit; validators are not run.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: full
     details: One diff per changed file (content, and owner or mode changes).
 extends_documentation_fragment:

@@ -30,7 +30,7 @@ description:
     a path below a symlink, or an existing directory that does not look like such a cache; and an
     I(install_root) that is a system tree.
 version_added: "1.0.0"
-author: go-buildhost contributors
+author: go-buildhost contributors (!UNKNOWN)
 options:
   env:
     description:
@@ -138,9 +138,11 @@ options:
     default: go_env
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Reports every file that would change and every user override that would be removed.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: full
     details: One diff per changed file, user files included.
 extends_documentation_fragment:
@@ -467,13 +469,13 @@ def main():
             runtime=dict(type='dict', options=dict(
                 env=dict(type='dict', required=True),
                 files=files_spec(),
-                fact_key=dict(type='str', default='runtime'),
+                fact_key=dict(type='str', default='runtime', no_log=False),
             )),
             allow_insecure=dict(type='bool', default=False),
             user_env=dict(type='str', choices=['ignore', 'report', 'remove'], default='ignore'),
             home_dirs=dict(type='list', elements='path'),
             fact_path=dict(type='str', default=''),
-            fact_key=dict(type='str', default='go_env'),
+            fact_key=dict(type='str', default='go_env', no_log=False),
             **lock_argument_spec(),
         ),
         supports_check_mode=True,

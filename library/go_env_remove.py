@@ -12,7 +12,7 @@ DOCUMENTATION = r'''
 module: go_env_remove
 short_description: Undo what go_env_file wrote, putting back the values it replaced
 description:
-  - The way back from M(go_env_file), in one call.
+  - The way back from M(go_buildhost.buildhost.go_env_file), in one call.
   - In each Go env file (I(path), and the C(go.env) of every GOROOT under I(install_root)) and each
     C(KEY=VALUE) file in I(env_files) (such as C(/etc/environment)), the keys go_env_file manages are removed,
     the values it replaced come back where they stood (go_env_file records them in the file, next to its
@@ -22,8 +22,8 @@ description:
   - The local fact I(fact_path) is removed.
   - A key that go_env_file managed before it kept records (older go-buildhost versions) cannot get its own
     value back; it is removed and listed in C(unknown_originals), with a warning.
-version_added: "1.1.0"
-author: go-buildhost contributors
+version_added: "1.0.0"
+author: go-buildhost contributors (!UNKNOWN)
 options:
   path:
     description: Go env files to restore; entries containing C(*), C(?) or C([) are glob patterns.
@@ -53,9 +53,11 @@ options:
     default: ""
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Reports every file that would be restored or removed.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: full
     details: One diff per changed file.
 extends_documentation_fragment:

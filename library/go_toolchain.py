@@ -30,7 +30,7 @@ description:
   - Versions beyond I(keep_versions) are removed, never the active one.
   - Writes a local fact file with the active version, GOROOT and the installed versions.
 version_added: "1.0.0"
-author: go-buildhost contributors
+author: go-buildhost contributors (!UNKNOWN)
 options:
   state:
     description: C(present) installs and activates I(version); C(absent) removes everything this module installed.
@@ -88,9 +88,11 @@ options:
     default: 60
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Reports what would change, including C(archive_needed), without downloading anything.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: full
     details: Shows the link target, the installed versions and the command links before and after.
 extends_documentation_fragment:
@@ -520,7 +522,7 @@ def present(module, tc):
                   archive_needed=need_install, goarch=params['goarch'], skipped_commands=tc.skipped)
     if module._diff and changed:
         wanted_links = sorted({(p, tc.want_link(os.path.basename(p)))
-                               for p, _ in current_bin_links(tc.bin_dirs)} | set(bin_todo))
+                               for p, _target in current_bin_links(tc.bin_dirs)} | set(bin_todo))
         result['diff'] = dict(
             before_header='go toolchain', after_header='go toolchain',
             before=describe(tc.link, target, installed, current_bin_links(tc.bin_dirs)),

@@ -21,7 +21,7 @@ description:
     do on a host that does not boot through GRUB.
   - Warns about files in C(I(path).d/) that set the same parameters, since GRUB reads them after I(path).
 version_added: "1.0.0"
-author: go-buildhost contributors
+author: go-buildhost contributors (!UNKNOWN)
 options:
   present:
     description: Parameters that must be on the command line, such as C(systemd.unified_cgroup_hierarchy=1).
@@ -50,9 +50,11 @@ options:
     default: /proc/cmdline
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Reports the new command line and whether a reboot would be required, without writing.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: full
     details: Shows the defaults file before and after.
 extends_documentation_fragment:

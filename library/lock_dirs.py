@@ -18,8 +18,8 @@ description:
     neither getfacl nor setfacl is needed). Nothing inside is touched.
   - A missing path is skipped; a path that is a symlink or not a directory makes the module fail before
     anything changes.
-version_added: "1.1.0"
-author: go-buildhost contributors
+version_added: "1.0.0"
+author: go-buildhost contributors (!UNKNOWN)
 options:
   paths:
     description: Absolute paths of the directories.
@@ -28,9 +28,11 @@ options:
     required: true
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Reports the directories that would change.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: full
     details: Owner, group, mode and ACLs of each changed directory, before and after.
 '''

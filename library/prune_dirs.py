@@ -18,8 +18,8 @@ description:
     anything is kept and listed in C(kept); it is never an error.
   - A symlink or a file at one of I(paths) is left alone and listed in C(kept).
   - List children before their parents, e.g. C(/etc/go-buildhost/slices) before C(/etc/go-buildhost).
-version_added: "1.1.0"
-author: go-buildhost contributors
+version_added: "1.0.0"
+author: go-buildhost contributors (!UNKNOWN)
 options:
   paths:
     description: Absolute paths of the directories, children before their parents.
@@ -28,9 +28,11 @@ options:
     required: true
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Reports the directories that would be removed, parents emptied by this call included.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: full
     details: The directories before and after.
 '''

@@ -25,7 +25,7 @@ description:
   - Reports keys that a file read later by systemd-sysctl sets to another value, since those never
     take effect at boot.
 version_added: "1.0.0"
-author: go-buildhost contributors
+author: go-buildhost contributors (!UNKNOWN)
 options:
   state:
     description:
@@ -84,9 +84,11 @@ options:
     default: [/etc/sysctl.d, /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d]
 attributes:
   check_mode:
+    description: Can run in check mode and report what it would change, without changing the target.
     support: full
     details: Reports what would change and which keys would be pending; it cannot know a value the kernel would refuse.
   diff_mode:
+    description: Reports what changed in the target's state when run with C(--diff).
     support: full
     details: Shows the drop-in file and the live values before and after.
 extends_documentation_fragment:

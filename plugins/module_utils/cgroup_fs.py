@@ -242,4 +242,3 @@ def effective_limits(layout, cgroup):
             if value is not None and (have is None or value < have):
                 effective[key] = value
     return effective
-

@@ -363,8 +363,7 @@ def walk(top_fd, top_path, acls=True):
     st = os.fstat(top_fd)
     yield Entry('', os.path.basename(top_path), None, top_fd, st,
                 read_acl(top_fd, ACCESS) if acls else None, read_acl(top_fd, DEFAULT) if acls else None, True, 0)
-    for entry in _walk_dir(top_fd, top_path.rstrip('/') or '/', '', st.st_dev, 1, acls):
-        yield entry
+    yield from _walk_dir(top_fd, top_path.rstrip('/') or '/', '', st.st_dev, 1, acls)
 
 
 def _walk_dir(dir_fd, dir_path, rel, dev, depth, acls):  # noqa: PLR0917
@@ -401,8 +400,7 @@ def _walk_dir(dir_fd, dir_path, rel, dev, depth, acls):  # noqa: PLR0917
                     continue
                 yield Entry(child_rel, name, dir_fd, fd, dst, read_acl(fd, ACCESS) if acls else None,
                             read_acl(fd, DEFAULT) if acls else None, False, depth)
-                for entry in _walk_dir(fd, dir_path + '/' + name, child_rel, dev, depth + 1, acls):
-                    yield entry
+                yield from _walk_dir(fd, dir_path + '/' + name, child_rel, dev, depth + 1, acls)
             finally:
                 os.close(fd)
         elif stat.S_ISREG(mode):

@@ -72,8 +72,8 @@ def name_errors(group, members):
 def cache_path_error(path, var, kind):
     """Why a cache directory's path is not an absolute, normal path of its own, or None."""
     if not _CACHE_PATH_RE.match(_text(path)):
-        return '%s must be an absolute path such as %s, got "%s".' % (var, EXAMPLES.get(kind, EXAMPLES['build']),
-                                                                     _text(path))
+        example = EXAMPLES.get(kind, EXAMPLES['build'])
+        return '%s must be an absolute path such as %s, got "%s".' % (var, example, _text(path))
     return syntax_error(path, var)
 
 

@@ -28,6 +28,7 @@ _EXACT_RE = re.compile(r'[0-9]+[.][0-9]+(?:[.][0-9]+)?(?:(?:beta|rc)[0-9]+)?')
 
 _STAGE_ORDER = {'beta': 0, 'rc': 1, None: 2}
 
+
 class GoVersionError(ValueError):
     """A version string, request or index that cannot be used."""
 

@@ -179,7 +179,7 @@ def parse_conf(text):
         line = raw.strip()
         if not line or line[0] in '#;' or '=' not in line:
             continue
-        key, _, value = line.partition('=')
+        key, _sep, value = line.partition('=')
         key = key.strip()
         if key.startswith('-'):
             key = key[1:]
