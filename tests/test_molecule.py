@@ -41,11 +41,6 @@ def test_molecule_scenario(scenario):
 
 
 @pytest.mark.molecule
-@pytest.mark.xfail(strict=True, reason=(
-    'ansible-core 2.17 has no native Jinja types in vars: go_cache writes /etc/go-cache/health.json with its '
-    'sizes, thresholds and retries as strings ("max_bytes": "21474836480") and go-cache-health.service fails '
-    'to start in converge, on Debian 12 and 13 alike. Strict: this fails the run once go_cache is fixed, to '
-    'drop the mark.'))
 def test_default_scenario_on_ansible_core_2_17():
     if not (BIN_2_17 / 'molecule').exists():
         pytest.fail('no %s: run `make venv-2.17`' % BIN_2_17)
