@@ -18,8 +18,9 @@ description:
   - Returns, for each requested architecture, the archive file name, its sha256 and its download URL.
   - Fails when the version, an architecture's archive or its checksum is not in the index,
     so nothing is ever installed without a known checksum.
-  - Read-only. The go_toolchain role runs it once per play on the controller, where the
-    C(go_release) action plugin does the same work in-process (no module fork).
+  - Read-only. It runs on the controller only, in-process, and sends no module to any host. Its one
+    implementation is the C(go_release) action plugin, and this file is its documentation. The
+    go_toolchain role runs it once per play.
 version_added: "1.0.0"
 author: go-buildhost contributors (!UNKNOWN)
 options:
@@ -97,21 +98,3 @@ files:
       size: 75000000
       url: https://go.dev/dl/go1.27.3.linux-amd64.tar.gz
 '''
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_version import (
-    RELEASE_ARGUMENT_SPEC, GoVersionError, lookup_release,
-)
-
-
-def main():
-    module = AnsibleModule(argument_spec=RELEASE_ARGUMENT_SPEC, supports_check_mode=True)
-    try:
-        found = lookup_release(module.params)
-    except GoVersionError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(changed=False, **found)
-
-
-if __name__ == '__main__':
-    main()

@@ -1,12 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: go-buildhost contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller-side twin of library/go_release.py.
+"""The go_release action: its one implementation (library/go_release.py is its documentation).
 
 The role resolves the version once per play on the controller. Doing it in
 the controller process saves forking and packaging a module (about 0.4 s a
-run, most of a no-op's budget); the logic and the argument spec are the
-module's own, from module_utils/go_version.py.
+run, most of a no-op's budget); the rules and the argument spec are in
+plugins/module_utils/go_version.py.
 """
 
 from __future__ import annotations

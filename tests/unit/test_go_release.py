@@ -1,12 +1,34 @@
+"""go_release: the action plugin, its one implementation (library/go_release.py holds its documentation)."""
+
 import json
 import threading
 from functools import partial
 from http.server import HTTPServer, SimpleHTTPRequestHandler
+from unittest import mock
 
 import pytest
 
+from ansible_collections.go_buildhost.buildhost.plugins.action.go_release import ActionModule
+
 from .conftest import ModuleFail
 from .test_go_version import INDEX
+
+
+@pytest.fixture
+def run_module():
+    """run_module('go_release', args, check=False): the action plugin run as a task runs it, in-process."""
+    def run(name, args, check=False):
+        assert name == 'go_release'
+        task = mock.MagicMock(args=dict(args), async_val=0, check_mode=check, action='go_release')
+        connection = mock.MagicMock()
+        connection._shell.tmpdir = None
+        action = ActionModule(task, connection, mock.MagicMock(), loader=None, templar=None,
+                              shared_loader_obj=None)
+        result = action.run(task_vars={})
+        if result.get('failed'):
+            raise ModuleFail(result)
+        return result
+    return run
 
 
 @pytest.fixture

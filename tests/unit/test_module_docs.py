@@ -12,6 +12,8 @@ import sys
 import pytest
 from ansible.module_utils import basic
 
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_version
+
 from .conftest import ROOT, load_library
 
 MODULES = sorted(p.stem for p in (ROOT / 'library').glob('*.py'))
@@ -33,7 +35,15 @@ def docs():
     return json.loads(proc.stdout)
 
 
+# Modules documented in library/ and carried out by an action plugin of the same name: the spec it validates.
+ACTION_SPECS = {'go_release': go_version.RELEASE_ARGUMENT_SPEC}
+
+
 def argument_spec(monkeypatch, name):
+    if name in ACTION_SPECS:
+        assert not hasattr(load_library(name), 'main'), '%s: one implementation, the action plugin' % name
+        return ACTION_SPECS[name]
+
     def capture(self, argument_spec=None, **kwargs):
         raise Captured(argument_spec)
 
