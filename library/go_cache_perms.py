@@ -251,6 +251,7 @@ from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_cache_ru
 )
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_cache_audit import (
     PROBLEMS, AuditError, Policy, check, make_top, member_uids, open_top, repair, stale_members, walk)
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.systemd import systemctl
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import (
     Refused, check_dir, check_file, dpkg_owner,
@@ -487,10 +488,9 @@ def stale_services(module, gid, added, actions):
         return [], []
     restartable = []
     if module.params['restart_services']:
-        systemctl = module.get_bin_path('systemctl', required=True)
         for entry in stale:
             if entry['system_service']:
-                rc, out, _err = module.run_command([systemctl, 'show', '--property=User', '--value', entry['unit']])
+                rc, out, _err = systemctl(module, ['show', '--property=User', '--value', entry['unit']])
                 if rc == 0 and out.strip() == entry['user']:
                     restartable.append(entry['unit'])
     left = [s for s in stale if s['unit'] not in restartable]
@@ -504,7 +504,7 @@ def stale_services(module, gid, added, actions):
         actions.append('%s %s' % ('would restart' if module.check_mode else 'restarted', ', '.join(restartable)))
         if not module.check_mode:
             for unit in restartable:
-                rc, _out, err = module.run_command([systemctl, 'restart', unit])
+                rc, _out, err = systemctl(module, ['restart', unit])
                 if rc != 0:
                     module.fail_json(msg='Restarting %s (go_cache_restart_services) failed: %s' % (unit, err.strip()))
     return stale, restartable
