@@ -172,8 +172,8 @@ def measure(runs, workdir, gantsign, fleet_size, baseline=None):
     # build_cgroups_require_unified: the containers share the host's hybrid cgroups (roles/build_cgroups/README.md).
     our_vars = {'go_toolchain_version': version, 'go_toolchain_release_index': str(MIRROR / 'index.json'),
                 'go_toolchain_mirror': 'http://127.0.0.1:8080/', 'build_cgroups_require_unified': False,
-                # go_cache shares the caches through go_env: the go_env play writes the same paths.
-                'go_env_cache': '/var/cache/go/build', 'go_env_modcache': '/var/cache/go/mod',
+                # Members get the shared caches from the go launcher; go.env gets only -modcacherw (said
+                # outright, as the test suites do, so that older revisions measured with --baseline agree).
                 'go_env_modcache_shared': True,
                 # The alert rules need Debian's 100 MB prometheus package for promtool: not on bench hosts.
                 'go_cache_alert_rules_enabled': False}

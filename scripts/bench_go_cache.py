@@ -225,8 +225,8 @@ def measure_playbook(runs, workdir):
         facts.write_text('- name: Facts only\n  hosts: all\n  gather_facts: true\n  tasks: []\n')
         env = dict(ansible_env(), ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'))
 
-        wired = json.dumps({'go_env_cache': '/var/cache/go/build', 'go_env_modcache': '/var/cache/go/mod',
-                            'go_env_modcache_shared': True})
+        # The shared caches reach members through the go launcher; go.env gets only -modcacherw.
+        wired = json.dumps({'go_env_modcache_shared': True})
 
         def play(playbook, *extra):
             return timed([str(VENV_BIN / 'ansible-playbook'), '-i', str(inventory), *extra, str(playbook)], env=env)
