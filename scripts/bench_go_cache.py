@@ -225,21 +225,17 @@ def measure_playbook(runs, workdir):
         facts.write_text('- name: Facts only\n  hosts: all\n  gather_facts: true\n  tasks: []\n')
         env = dict(ansible_env(), ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'))
 
-        # The shared caches reach members through the go launcher; go.env gets only -modcacherw.
-        wired = json.dumps({'go_env_modcache_shared': True})
-
         def play(playbook, *extra):
             return timed([str(VENV_BIN / 'ansible-playbook'), '-i', str(inventory), *extra, str(playbook)], env=env)
 
         converge_s, _proc = play(ROOT / 'playbooks/go_cache.yml')
-        cases = {'playbook_facts_only': [], 'playbook_go_cache_noop': [], 'playbook_go_cache_noop_wired': []}
+        cases = {'playbook_facts_only': [], 'playbook_go_cache_noop': []}
         for _ in range(runs):
             cases['playbook_facts_only'].append(play(facts)[0])
-            for case, extra in (('playbook_go_cache_noop', ()), ('playbook_go_cache_noop_wired', ('-e', wired))):
-                elapsed, proc = play(ROOT / 'playbooks/go_cache.yml', *extra)
-                if 'changed=0' not in proc.stdout:
-                    raise SystemExit('the no-op run changed something:\n' + proc.stdout[-3000:])
-                cases[case].append(elapsed)
+            elapsed, proc = play(ROOT / 'playbooks/go_cache.yml')
+            if 'changed=0' not in proc.stdout:
+                raise SystemExit('the no-op run changed something:\n' + proc.stdout[-3000:])
+            cases['playbook_go_cache_noop'].append(elapsed)
     finally:
         host.remove()
     out = {case: median_case(values) for case, values in cases.items()}
@@ -265,12 +261,8 @@ def write_docs(result):
     if 'playbook_go_cache_noop' in cases:
         lines += ['', '| ratio | value |', '| --- | --- |',
                   '| playbooks/go_cache.yml no-op / facts-only play | %.2f |' % result['noop_over_facts_only'],
-                  '| the same, go_env given the paths by the inventory / facts-only play | %.2f |'
-                  % result['noop_wired_over_facts_only'],
-                  '', '`playbook_go_cache_noop` uses the role defaults: from the second run on, go_env\'s empty '
-                  'cache variables follow the caches in go_cache\'s local fact, so go_cache skips its own go_env '
-                  'pass; in `playbook_go_cache_noop_wired` the inventory gives go_env the cache paths. Both no-ops '
-                  'are one go_cache_perms and one file_bundle call. '
+                  '', '`playbook_go_cache_noop` uses the role defaults: one go_cache_perms and one file_bundle '
+                  'call (go_cache publishes its caches; go_env, a play of its own, follows them). '
                   '`playbook_go_cache_converge` is the first run on the fresh container (apt included).']
     lines += ['', 'Every `module_*` and `posix_acl_noop` figure includes the fixed cost of starting `ansible` '
               '(`ansible_ping`). `module_noop` is the whole repair of an already right tree in one module call; '
@@ -313,8 +305,7 @@ def main():
         if args.playbook_runs:
             print('playbook no-op runs on a container ...', file=sys.stderr)
             measured['cases'].update(measure_playbook(args.playbook_runs, workdir))
-            for key, case in (('noop_over_facts_only', 'playbook_go_cache_noop'),
-                              ('noop_wired_over_facts_only', 'playbook_go_cache_noop_wired')):
+            for key, case in (('noop_over_facts_only', 'playbook_go_cache_noop'),):
                 measured[key] = round(measured['cases'][case]['median_s']
                                       / measured['cases']['playbook_facts_only']['median_s'], 2)
     now = datetime.datetime.now(datetime.timezone.utc)
