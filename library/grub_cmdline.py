@@ -94,7 +94,8 @@ import os
 import re
 import shlex
 
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import read_text, write_file
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import read_text
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.managed_files import KEEP, FileSet
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import hold_host_lock, lock_argument_spec
 
@@ -175,7 +176,9 @@ def main():
         if not token or any(c.isspace() or c in '"\'\\$`' for c in token):
             module.fail_json(msg='Kernel parameter %r must be one word without quotes or $; nothing was changed.'
                                  % token)
-    current = read_text(params['path'])
+    # The one file it writes, through the managed-file engine: read once, its owner and mode kept.
+    files = FileSet(follow_symlinks=True)
+    current = files.read(params['path'])
     if current is None:
         module.fail_json(msg=NO_GRUB % ('%s does not exist' % params['path']))
     command = list(params['update_command'])
@@ -195,14 +198,13 @@ def main():
         if any(key(p) in text for p in params['present']) or any(a in text for a in params['absent']):
             module.warn('%s also sets %s and GRUB reads it after %s: check that it does not undo this change.'
                         % (other, ', '.join(key(p) for p in params['present'] + params['absent']), params['path']))
-    changed = new != current
+    changed = files.want(params['path'], new, mode=KEEP, owner=KEEP).changed
     result = dict(changed=changed, cmdline=value, running_cmdline=' '.join(running), updated=False,
                   reboot_required=reboot)
     if module._diff and changed:
-        result['diff'] = dict(before_header=params['path'], after_header=params['path'], before=current, after=new)
+        result['diff'] = files.diff()[0]
     if changed and not module.check_mode:
-        mode = os.stat(params['path']).st_mode & 0o7777
-        write_file(params['path'], new, mode)
+        files.apply()
         rc, out, err = module.run_command(command)
         if rc != 0:
             module.fail_json(msg='%s failed (rc=%d): %s %s. %s is already changed; fix the error and run %s by hand '
