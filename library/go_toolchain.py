@@ -169,13 +169,14 @@ from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard 
     Refused, check_dir, dpkg_owner, has_marker, symlinked_parent, system_tree,
 )
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.atomic_fs import (
-    TMP_PREFIX, fsync_dir, list_temporaries, read_text, remove_tree, replace_symlink, sweep, write_file)
+    TMP_PREFIX, fsync_dir, list_temporaries, remove_tree, replace_symlink, sweep)
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_version import is_release, parse_release
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_toolchain_rules import toolchain_errors
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.host_lock import host_lock, lock_argument_spec
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.local_facts import LocalFact
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.managed_files import FileSet
 
 COMMANDS = ('go', 'gofmt')
 CHUNK = 1024 * 1024
@@ -492,9 +493,9 @@ def present(module, tc):
     if not tc.launcher_ours():
         tc.fail_launcher()
     bin_todo = tc.bin_link_state()
-    launcher_text = tc.launcher_text()
-    launcher_changed = read_text(tc.launcher) != launcher_text or (
-        os.path.exists(tc.launcher) and os.stat(tc.launcher).st_mode & 0o7777 != 0o755)
+    # The launcher is the one file it writes (the rest are trees and links): the managed-file engine.
+    launcher_files = FileSet()
+    launcher_changed = launcher_files.want(tc.launcher, tc.launcher_text(), mode=0o755).changed
     need_install = version not in installed
     after_installed = sorted(set(installed) | {version}, key=parse_release)
     doomed = tc.prune(after_installed, version, params['keep_versions'])
@@ -549,9 +550,7 @@ def present(module, tc):
                 os.makedirs(parent, 0o755)
             replace_symlink(tc.link, want_target)
         if launcher_changed:
-            if not os.path.isdir(os.path.dirname(tc.launcher)):
-                os.makedirs(os.path.dirname(tc.launcher), 0o755)
-            write_file(tc.launcher, launcher_text, 0o755)
+            launcher_files.apply()
         for path, want in bin_todo:
             if not os.path.isdir(os.path.dirname(path)):
                 os.makedirs(os.path.dirname(path), 0o755)
