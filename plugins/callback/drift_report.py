@@ -73,7 +73,9 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         if not self.report_dir:
-            project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+            # The collection's root (this file is plugins/callback/drift_report.py), where
+            # playbooks/vars/audit.yml looks too: in a clone, the project's .cache/audit.
+            project = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
             self.report_dir = os.path.join(project, '.cache', 'audit')
 
     def _in_check_mode(self, task):
@@ -84,7 +86,9 @@ class CallbackModule(CallbackBase):
         task = result._task
         if not self.recording or not self._in_check_mode(task) or 'drift_report_ignore' in (task.tags or []):
             return
-        role = task._role.get_name() if task._role else None
+        # The role's own name (go_toolchain), not its FQCN: the report's keys, the JUnit cases and the
+        # metric's role label stay what they were before the roles moved into the collection.
+        role = task._role.get_name(include_role_fqcn=False) if task._role else None
         if not role:
             return
         self.active = True

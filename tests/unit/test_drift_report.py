@@ -1,0 +1,50 @@
+"""The drift_report callback: keys by the role's own name, and its default report directory."""
+
+import json
+from pathlib import Path
+from unittest import mock
+
+from ansible_collections.go_buildhost.buildhost.plugins.callback import drift_report
+
+from .conftest import ROOT
+
+
+class Role:
+    """A collection role as Ansible names it: its FQCN unless asked for its own name."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def get_name(self, include_role_fqcn=True):
+        return 'go_buildhost.buildhost.' + self.name if include_role_fqcn else self.name
+
+
+def result(role, changed, task_name):
+    task = mock.MagicMock(check_mode=True, tags=[], _role=Role(role))
+    task.get_name.return_value = 'go_buildhost.buildhost.%s : %s' % (role, task_name)
+    host = mock.MagicMock()
+    host.get_name.return_value = 'web1'
+    return mock.MagicMock(_task=task, _host=host, _result={'changed': changed, 'actions': ['link x']})
+
+
+def test_the_report_is_keyed_by_each_roles_own_name(tmp_path):
+    callback = drift_report.CallbackModule()
+    callback.report_dir = str(tmp_path)
+    callback.recording = True
+    callback.v2_runner_on_ok(result('go_toolchain', True, 'Ensure Go'))
+    callback.v2_runner_on_ok(result('go_env', False, 'Ensure go.env'))
+    callback.v2_playbook_on_stats(None)
+    report = json.loads((tmp_path / 'drift.json').read_text())
+    assert set(report['hosts']['web1']) == {'go_toolchain', 'go_env'}
+    assert report['hosts']['web1']['go_toolchain'] == {'drift_items': 1,
+                                                      'tasks': [{'task': 'Ensure Go', 'actions': ['link x']}]}
+    assert report['drifted_hosts'] == ['web1']
+    assert 'name="go_toolchain"' in (tmp_path / 'drift.xml').read_text()
+
+
+def test_without_a_directory_it_writes_where_the_audit_playbook_reads(monkeypatch):
+    monkeypatch.delenv('GO_BUILDHOST_AUDIT_DIR', raising=False)
+    callback = drift_report.CallbackModule()
+    callback.v2_playbook_on_start(None)
+    # playbooks/vars/audit.yml: playbook_dir (playbooks/) ~ '/../.cache/audit'
+    assert Path(callback.report_dir) == ROOT / '.cache' / 'audit'
