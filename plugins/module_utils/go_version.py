@@ -143,10 +143,6 @@ def resolve(releases, request, goos='linux', goarches=('amd64',)):
     }
 
 
-def is_sha256(value):
-    return bool(_SHA256_RE.match(str(value)))
-
-
 def is_request(value):
     """Whether value is a version request: "latest", a minor ("1.27", "go1.27") or an exact version."""
     return isinstance(value, str) and _REQUEST_RE.fullmatch(value) is not None
