@@ -36,8 +36,8 @@ def test_the_report_is_keyed_by_each_roles_own_name(tmp_path):
     callback.v2_playbook_on_stats(None)
     report = json.loads((tmp_path / 'drift.json').read_text())
     assert set(report['hosts']['web1']) == {'go_toolchain', 'go_env'}
-    assert report['hosts']['web1']['go_toolchain'] == {'drift_items': 1,
-                                                      'tasks': [{'task': 'Ensure Go', 'actions': ['link x']}]}
+    expected = {'drift_items': 1, 'tasks': [{'task': 'Ensure Go', 'actions': ['link x']}]}
+    assert report['hosts']['web1']['go_toolchain'] == expected
     assert report['drifted_hosts'] == ['web1']
     assert 'name="go_toolchain"' in (tmp_path / 'drift.xml').read_text()
 
