@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 from unittest import mock
 
+import pytest
+
 from ansible_collections.go_buildhost.buildhost.plugins.callback import drift_report
 
 from .conftest import ROOT
@@ -48,3 +50,16 @@ def test_without_a_directory_it_writes_where_the_audit_playbook_reads(monkeypatc
     callback.v2_playbook_on_start(None)
     # playbooks/vars/audit.yml: playbook_dir (playbooks/) ~ '/../.cache/audit'
     assert Path(callback.report_dir) == ROOT / '.cache' / 'audit'
+
+
+def test_an_unchanged_report_is_not_written_again(tmp_path, monkeypatch):
+    """The audit playbook hands drift.json to set_stats before the last flush: that flush keeps the file."""
+    callback = drift_report.CallbackModule()
+    callback.report_dir = str(tmp_path)
+    callback.recording = True
+    callback.v2_runner_on_ok(result('go_toolchain', True, 'Ensure Go'))
+    callback.v2_playbook_on_stats(None)
+    first = (tmp_path / 'drift.json').read_text()
+    monkeypatch.setattr(drift_report, '_atomic_write', lambda path, text: pytest.fail('rewrote %s' % path))
+    callback.v2_playbook_on_stats(None)
+    assert (tmp_path / 'drift.json').read_text() == first
