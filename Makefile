@@ -41,7 +41,7 @@ docker:
 	scripts/ensure-docker.sh
 
 images: docker
-	scripts/build-image.sh 12 13
+	scripts/build-image.sh 12 13 22.04 24.04
 
 mirror:
 	python3 scripts/build-go-mirror.py --versions $(GO_VERSIONS)

@@ -1,28 +1,42 @@
 #!/usr/bin/env bash
-# Usage: scripts/build-image.sh [--force] [--verify|--no-verify] [12|13 ...]
+# Usage: scripts/build-image.sh [--force] [--verify|--no-verify] [12|13|22.04|24.04 ...]
 #
-# Build the Molecule test images go-buildhost/debian:12 (bookworm) and
-# go-buildhost/debian:13 (trixie) with debootstrap + docker import: a minbase
-# root with systemd as PID 1, python3 and sudo for Ansible. Without a release
-# argument both are built. An existing image is kept unless --force is given.
-# Every image built is booted once to prove systemd reaches "running".
+# Build the test images of every supported platform with debootstrap + docker
+# import: go-buildhost/debian:12 (bookworm), go-buildhost/debian:13 (trixie),
+# go-buildhost/ubuntu:22.04 (jammy) and go-buildhost/ubuntu:24.04 (noble). Each
+# is a minbase root with systemd as PID 1, python3 and sudo for Ansible, and
+# the apt sources a real host of that release has (Ubuntu: main and universe,
+# with the -updates and -security pockets). Without a release argument all four
+# are built. An existing image is kept unless --force is given. Every image
+# built is booted once to prove systemd reaches "running".
+#
+# Ubuntu's archive is the default mirror of debootstrap's own Ubuntu suite
+# script, and its signatures are checked with Ubuntu's archive keyring: taken
+# from the ubuntu-keyring package of that archive (Debian's archive does not
+# carry it) and checked against the sha256 sums pinned below.
 #
 #   --force      rebuild even if the image exists
 #   --verify     also boot-test images that already exist
 #   --no-verify  skip the boot test
 #
 # Environment:
-#   IMAGE_REPO      image repository (default go-buildhost/debian)
+#   IMAGE_PREFIX    image repository prefix (default go-buildhost): <prefix>/debian, <prefix>/ubuntu
+#   UBUNTU_MIRROR   Ubuntu mirror (default: the one debootstrap's Ubuntu script names)
 #   DEBIAN_MIRROR   Debian mirror (default http://deb.debian.org/debian)
 #   SECURITY_MIRROR security mirror (default http://deb.debian.org/debian-security)
 #   BUILD_TMPDIR    parent of the temporary root (default /var/tmp)
 set -euo pipefail
 
-IMAGE_REPO=${IMAGE_REPO:-go-buildhost/debian}
+IMAGE_PREFIX=${IMAGE_PREFIX:-go-buildhost}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 BUILD_TMPDIR=${BUILD_TMPDIR:-/var/tmp}
 PACKAGES=systemd,systemd-sysv,dbus,python3,sudo,ca-certificates,procps
+# ubuntu-keyring 2023.11.28.1 (Ubuntu 24.04's): the package, and the archive keyring inside it.
+UBUNTU_KEYRING_DEB=pool/main/u/ubuntu-keyring/ubuntu-keyring_2023.11.28.1_all.deb
+UBUNTU_KEYRING_DEB_SHA256=36de43b15853ccae0028e9a767613770c704833f82586f28eb262f0311adb8a8
+UBUNTU_KEYRING_SHA256=80a36b0a6de2f69f49d2df75ef473ccde121e9e190b9ea01d20a4f63778d5c31
+DEBOOTSTRAP_SCRIPTS=/usr/share/debootstrap/scripts
 RUN_FLAGS=(
     --cap-add SYS_ADMIN
     --security-opt seccomp=unconfined
@@ -54,6 +68,8 @@ suite_for() {
     case $1 in
         12 | bookworm) echo bookworm ;;
         13 | trixie) echo trixie ;;
+        22.04 | jammy) echo jammy ;;
+        24.04 | noble) echo noble ;;
         *) return 1 ;;
     esac
 }
@@ -62,7 +78,56 @@ release_for() {
     case $1 in
         bookworm) echo 12 ;;
         trixie) echo 13 ;;
+        jammy) echo 22.04 ;;
+        noble) echo 24.04 ;;
     esac
+}
+
+distro_for() {
+    case $1 in
+        jammy | noble) echo ubuntu ;;
+        *) echo debian ;;
+    esac
+}
+
+# The mirror debootstrap's Ubuntu suite script names for this architecture and suite (gutsy is its
+# script for every Ubuntu suite, those it has no link for included); UBUNTU_MIRROR overrides it.
+ubuntu_mirror() {
+    if [[ -n ${UBUNTU_MIRROR:-} ]]; then
+        echo "$UBUNTU_MIRROR"
+        return
+    fi
+    local mirror
+    # shellcheck disable=SC2016
+    mirror=$(ARCH=$(dpkg --print-architecture) SUITE=$1 bash -c '
+        default_mirror() { echo "$1"; }
+        mirror_style() { :; }; download_style() { :; }; finddebs_style() { :; }
+        variants() { :; }; keyring() { :; }; force_md5() { :; }
+        . "$0" 2>/dev/null' "$DEBOOTSTRAP_SCRIPTS/gutsy" | head -n 1)
+    [[ -n $mirror ]] || die "no default mirror in $DEBOOTSTRAP_SCRIPTS/gutsy: set UBUNTU_MIRROR"
+    echo "$mirror"
+}
+
+# Ubuntu's archive keyring, fetched once from the archive and checked against the pinned sums.
+ubuntu_keyring() {
+    local mirror=$1 cache=$SCRIPT_DIR/../.cache/keyrings tmp keyring
+    keyring=$cache/ubuntu-archive-keyring.gpg
+    if [[ -f $keyring ]] && echo "$UBUNTU_KEYRING_SHA256  $keyring" | sha256sum -c --status; then
+        echo "$keyring"
+        return
+    fi
+    mkdir -p "$cache"
+    tmp=$(mktemp -d "$cache/tmp.XXXXXX")
+    curl -fsSL --retry 3 -o "$tmp/keyring.deb" "$mirror/$UBUNTU_KEYRING_DEB" ||
+        { rm -rf "$tmp"; die "could not download $mirror/$UBUNTU_KEYRING_DEB"; }
+    echo "$UBUNTU_KEYRING_DEB_SHA256  $tmp/keyring.deb" | sha256sum -c --status ||
+        { rm -rf "$tmp"; die "$UBUNTU_KEYRING_DEB: its sha256 is not the pinned $UBUNTU_KEYRING_DEB_SHA256"; }
+    dpkg-deb -x "$tmp/keyring.deb" "$tmp/root"
+    echo "$UBUNTU_KEYRING_SHA256  $tmp/root/usr/share/keyrings/ubuntu-archive-keyring.gpg" | sha256sum -c --status ||
+        { rm -rf "$tmp"; die "ubuntu-archive-keyring.gpg: its sha256 is not the pinned $UBUNTU_KEYRING_SHA256"; }
+    mv "$tmp/root/usr/share/keyrings/ubuntu-archive-keyring.gpg" "$keyring"
+    rm -rf "$tmp"
+    echo "$keyring"
 }
 
 unmount_below() {
@@ -115,6 +180,18 @@ require_tools() {
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
+write_ubuntu_sources() {
+    local root=$1 suite=$2 mirror=$3
+    rm -f "$root/etc/apt/sources.list"
+    cat >"$root/etc/apt/sources.list.d/ubuntu.sources" <<EOF
+Types: deb
+URIs: $mirror
+Suites: $suite $suite-updates $suite-security
+Components: main universe
+Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
+EOF
+}
+
 write_sources() {
     local root=$1 suite=$2 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
     [[ -e $root/usr/share/keyrings/debian-archive-keyring.pgp ]] &&
@@ -149,8 +226,12 @@ slim_rootfs() {
 }
 
 customize_rootfs() {
-    local root=$1 suite=$2
-    write_sources "$root" "$suite"
+    local root=$1 suite=$2 mirror=$3
+    if [[ $(distro_for "$suite") == ubuntu ]]; then
+        write_ubuntu_sources "$root" "$suite" "$mirror"
+    else
+        write_sources "$root" "$suite"
+    fi
     slim_rootfs "$root"
     : >"$root/etc/machine-id"
     mkdir -p "$root/var/lib/dbus"
@@ -160,14 +241,21 @@ customize_rootfs() {
 }
 
 build_image() {
-    local suite=$1 image=$2 t0 t
+    local suite=$1 image=$2 t0 t mirror=$DEBIAN_MIRROR packages=$PACKAGES
+    local -a options=(--components=main) script=()
     t0=$(now)
+    if [[ $(distro_for "$suite") == ubuntu ]]; then
+        mirror=$(ubuntu_mirror "$suite")
+        options=(--components=main,universe --keyring="$(ubuntu_keyring "$mirror")")
+        script=("$DEBOOTSTRAP_SCRIPTS/gutsy")
+        packages=$PACKAGES,ubuntu-keyring
+    fi
     ROOTFS=$(mktemp -d "$BUILD_TMPDIR/go-buildhost-$suite.XXXXXX")
     local logfile=$ROOTFS.log
     log "$image: debootstrap $suite (minbase) into $ROOTFS"
     t=$(now)
-    setsid debootstrap --variant=minbase --components=main --include="$PACKAGES" \
-        "$suite" "$ROOTFS" "$DEBIAN_MIRROR" >"$logfile" 2>&1 </dev/null &
+    setsid debootstrap --variant=minbase "${options[@]}" --include="$packages" \
+        "$suite" "$ROOTFS" "$mirror" "${script[@]}" >"$logfile" 2>&1 </dev/null &
     DEBOOTSTRAP_PID=$!
     if ! wait "$DEBOOTSTRAP_PID"; then
         DEBOOTSTRAP_PID=""
@@ -181,7 +269,7 @@ build_image() {
     log "$image: debootstrap done in $(elapsed "$t")"
 
     t=$(now)
-    customize_rootfs "$ROOTFS" "$suite"
+    customize_rootfs "$ROOTFS" "$suite" "$mirror"
     log "$image: customized and slimmed in $(elapsed "$t")"
 
     t=$(now)
@@ -189,9 +277,9 @@ build_image() {
         docker import \
             --change 'CMD ["/sbin/init"]' \
             --change 'ENV container=docker' \
-            --change "LABEL org.opencontainers.image.title=go-buildhost-debian-$(release_for "$suite")" \
+            --change "LABEL org.opencontainers.image.title=go-buildhost-$(distro_for "$suite")-$(release_for "$suite")" \
             --change "LABEL org.opencontainers.image.version=$suite" \
-            --message "debootstrap --variant=minbase $suite + $PACKAGES" \
+            --message "debootstrap --variant=minbase $suite + $packages" \
             - "$image" >/dev/null
     log "$image: docker import done in $(elapsed "$t")"
     cleanup
@@ -247,16 +335,16 @@ main() {
             --no-verify) verify=never ;;
             -h | --help) usage 0 ;;
             -*) printf 'unknown option: %s\n' "$arg" >&2; usage 2 >&2 ;;
-            *) suite=$(suite_for "$arg") || die "unknown release '$arg' (use 12 or 13)"
+            *) suite=$(suite_for "$arg") || die "unknown release '$arg' (use 12, 13, 22.04 or 24.04)"
                suites+=("$suite") ;;
         esac
     done
-    ((${#suites[@]})) || suites=(bookworm trixie)
+    ((${#suites[@]})) || suites=(bookworm trixie jammy noble)
 
     t0=$(now)
     "$SCRIPT_DIR/ensure-docker.sh" >/dev/null
     for suite in "${suites[@]}"; do
-        image=$IMAGE_REPO:$(release_for "$suite")
+        image=$IMAGE_PREFIX/$(distro_for "$suite"):$(release_for "$suite")
         if ((force == 0)) && image_exists "$image"; then
             log "$image: exists, skipping build (use --force to rebuild)"
             if [[ $verify == always ]] && ! verify_image "$image"; then
