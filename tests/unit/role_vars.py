@@ -31,10 +31,16 @@ def _trusted(value):
     return value
 
 
-def render(role, expression, **overrides):
-    """The value of expression (e.g. '{{ __go_toolchain_errors }}') for role with overrides set."""
+def render(role, expression, platform=('Debian', 'Debian'), **overrides):
+    """The value of expression (e.g. '{{ __go_toolchain_errors }}') for role with overrides set, on the
+    platform (os_family, distribution): its vars files load over vars/main.yml as tasks/set_vars.yml
+    loads them."""
     variables = {}
     for name in ('defaults', 'vars'):
         variables.update(_trusted(yaml.safe_load((ROOT / 'roles' / role / name / 'main.yml').read_text())))
+    for name in dict.fromkeys(platform):
+        path = ROOT / 'roles' / role / 'vars' / ('%s.yml' % name)
+        if path.exists():
+            variables.update(_trusted(yaml.safe_load(path.read_text())))
     variables.update(overrides)
     return Templar(loader=DataLoader(), variables=variables).template(trust_as_template(expression))

@@ -25,6 +25,18 @@ def test_the_defaults_pass():
     assert role_errors() == []
 
 
+@pytest.mark.parametrize('platform,packages', [
+    (('Debian', 'Debian'), ['linux-perf', 'bpftrace']),
+    (('Debian', 'Ubuntu'), ['linux-tools-common', 'linux-tools-generic', 'bpftrace']),
+])
+def test_the_profiling_packages_are_the_platforms_unless_listed(platform, packages):
+    assert render('sysctl_tuning', '{{ __sysctl_tuning_packages }}', platform=platform) == packages
+    assert render('sysctl_tuning', '{{ __sysctl_tuning_errors }}', platform=platform,
+                  sysctl_tuning_profiling=True) == []
+    assert render('sysctl_tuning', '{{ __sysctl_tuning_packages }}', platform=platform,
+                  sysctl_tuning_profiling_packages=['linux-tools-aws']) == ['linux-tools-aws']
+
+
 @pytest.mark.parametrize('name', ['60-go-buildhost.conf', '10-a_b.c@d+e.conf', 'x.conf'])
 def test_good_file_names(name):
     assert role_errors(sysctl_tuning_file_name=name) == []
