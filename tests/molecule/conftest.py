@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import CRON_PATH
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,6 +20,12 @@ def expected_version(request):
     index = json.loads((ROOT / '.cache/go-mirror/index.json').read_text())
     names = [r['version'] for r in index if r.get('stable') and r['version'].startswith('go%s.' % request)]
     return max(names, key=_release_key)[2:]
+
+
+@pytest.fixture(scope='module')
+def cron_path(host):
+    """The PATH cron gives a user's crontab on this host's distribution."""
+    return CRON_PATH[host.system_info.distribution]
 
 
 @pytest.fixture(scope='module')

@@ -94,7 +94,7 @@ def test_go_env_in_every_context(host, expected, context):
 
 
 def test_go_env_under_cron(host, expected):
-    """Real crontabs of root and builder (PATH=/usr/bin:/bin, no login shell) ran `go env -json`."""
+    """Real crontabs of root and builder (the distribution's cron PATH, no login shell) ran `go env -json`."""
     converged = host.file(FACT).mtime.timestamp()
     for user in ('root', 'builder'):
         record = '/tmp/cron-go-env-%s.json' % user
