@@ -14,6 +14,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT / '.cache' / 'go-mirror'
 VENV_BIN = ROOT / '.venv' / 'bin'
+# The supported platforms (roles/*/meta/main.yml) and their test images (scripts/build-image.sh).
+PLATFORMS = {
+    'debian12': 'go-buildhost/debian:12',
+    'debian13': 'go-buildhost/debian:13',
+    'ubuntu2204': 'go-buildhost/ubuntu:22.04',
+    'ubuntu2404': 'go-buildhost/ubuntu:24.04',
+}
+# The PATH cron gives a user's crontab, by /etc/os-release ID: Debian's cron sets /usr/bin:/bin;
+# Ubuntu's reads /etc/environment through pam_env, and its PATH is Ubuntu's default one.
+CRON_PATH = {
+    'debian': '/usr/bin:/bin',
+    'ubuntu': '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/games:/usr/local/games:/snap/bin',
+}
 SYSTEMD_FLAGS = [
     '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined',
     '--tmpfs', '/run', '--tmpfs', '/run/lock',
@@ -97,6 +110,11 @@ class Target:
                    # promtool means Debian's 100 MB prometheus package: not in every test container.
                    'go_cache_alert_rules_enabled': False}}}}}}))
         self.default_playbook = 'site.yml'
+
+    @property
+    def os_id(self):
+        """The distribution's ID in /etc/os-release: debian or ubuntu."""
+        return self.sh('. /etc/os-release && echo "$ID"')
 
     def sh(self, command, check=True):
         result = docker('exec', self.name, 'sh', '-c', command, check=False)

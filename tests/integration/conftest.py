@@ -1,19 +1,24 @@
 """Real containers and real ansible-playbook runs, started from pytest.
 
 The harness is the project's own: `make test` builds the images and the Go
-mirror fixture first. Each module gets a fresh systemd container.
+mirror fixture first. Each module gets a fresh systemd container per platform.
+
+A module runs on every supported platform (tests.harness.PLATFORMS) unless it names its own in
+PLATFORMS. GBH_PLATFORMS=debian12,ubuntu2404 narrows a local run; CI runs them all.
 """
 
 import contextlib
 import json
+import os
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests.harness import (  # noqa: F401 - the tests import these from here
-    MIRROR, ROOT, VENV_BIN, BenchHost, Fleet, PlayResult, Target, cpu_ticks, docker, start_systemd_container,
-    wait_for_quiet,
+    CRON_PATH, MIRROR, PLATFORMS, ROOT, VENV_BIN, BenchHost, Fleet, PlayResult, Target, cpu_ticks, docker,
+    start_systemd_container, wait_for_quiet,
 )
 
 # go_env follows the caches go_cache publishes (site.yml runs go_cache first); an inventory may
@@ -21,24 +26,57 @@ from tests.harness import (  # noqa: F401 - the tests import these from here
 SITE_CACHE_VARS = {'go_env_modcache_shared': True}
 
 
+def module_platforms(module):
+    """The platforms a test module runs on: its own PLATFORMS or all, narrowed by GBH_PLATFORMS."""
+    platforms = list(getattr(module, 'PLATFORMS', PLATFORMS))
+    wanted = os.environ.get('GBH_PLATFORMS')
+    if wanted:
+        unknown = set(wanted.split(',')) - set(PLATFORMS)
+        if unknown:
+            raise pytest.UsageError('GBH_PLATFORMS: unknown %s; known: %s' % (sorted(unknown), ', '.join(PLATFORMS)))
+        platforms = [p for p in platforms if p in wanted.split(',')]
+    return platforms
+
+
+def pytest_generate_tests(metafunc):
+    if 'platform' in metafunc.fixturenames:
+        metafunc.parametrize('platform', module_platforms(metafunc.module), scope='module')
+
+
+def pytest_collection_modifyitems(items):
+    # pytest-xdist (--dist loadgroup): a module's tests on one platform share a container and run
+    # in file order, so they stay on one worker; modules and platforms spread over the workers.
+    # A module without platforms (a fleet of its own, say) stays on one worker as a whole.
+    here = Path(__file__).parent
+    for item in items:
+        if here not in item.path.parents:
+            continue  # the hook sees the whole session's items
+        callspec = getattr(item, 'callspec', None)
+        platform = callspec.params.get('platform') if callspec is not None else None
+        item.add_marker(pytest.mark.xdist_group('%s-%s' % (item.module.__name__, platform or 'all')))
+
+
 @contextlib.contextmanager
-def fresh_target(tmp_path_factory):
-    """A fresh systemd container serving the Go mirror fixture, as a Target; removed at the end."""
+def fresh_target(tmp_path_factory, platform='debian12'):
+    """A fresh systemd container of the platform, serving the Go mirror fixture, as a Target; removed
+    at the end."""
     if shutil.which('docker') is None or docker('info', check=False).returncode != 0:
         pytest.fail('no Docker engine: run `make docker` (scripts/ensure-docker.sh)')
     if not (MIRROR / 'index.json').exists():
         pytest.fail('no Go mirror fixture: run `make mirror`')
-    name = 'gbh-it-%s' % uuid.uuid4().hex[:8]
+    if docker('image', 'inspect', PLATFORMS[platform], check=False).returncode != 0:
+        pytest.fail('no image %s: run `make images`' % PLATFORMS[platform])
+    name = 'gbh-it-%s-%s' % (platform, uuid.uuid4().hex[:8])
     try:
-        start_systemd_container(name, with_mirror=True)
+        start_systemd_container(name, image=PLATFORMS[platform], with_mirror=True)
         yield Target(name, tmp_path_factory.mktemp(name))
     finally:
         docker('rm', '-f', name, check=False)
 
 
 @pytest.fixture(scope='module')
-def target(tmp_path_factory):
-    with fresh_target(tmp_path_factory) as fresh:
+def target(tmp_path_factory, platform):
+    with fresh_target(tmp_path_factory, platform) as fresh:
         yield fresh
 
 

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from .conftest import MIRROR
+from .conftest import CRON_PATH, MIRROR
 
 VARS = {'go_toolchain_version': '1.27', 'go_toolchain_release_index': str(MIRROR / 'index.json'),
         'go_toolchain_mirror': 'http://127.0.0.1:8080/'}
@@ -185,7 +185,8 @@ def test_an_account_in_no_group_builds_from_its_crontab_with_the_default_path(co
     deadline = time.time() + 150
     while converged.sh('cat /home/carol/hello/cron.rc 2>/dev/null; true') == '' and time.time() < deadline:
         time.sleep(3)
-    assert converged.sh('cat /home/carol/hello/cron.path') == '/usr/bin:/bin', 'cron gave its own default PATH'
+    assert converged.sh('cat /home/carol/hello/cron.path') == CRON_PATH[converged.os_id], \
+        "cron gave its distribution's default PATH"
     assert converged.sh('cat /home/carol/hello/cron.rc') == '0', converged.sh('cat /home/carol/hello/cron.log')
     assert converged.sh('/home/carol/hello/cron-hello') == 'hello'
     converged.sh('crontab -u carol -r')

@@ -169,8 +169,8 @@ def test_a_second_removal_changes_nothing(target):
 
 
 @pytest.fixture(scope='module')
-def second(tmp_path_factory):
-    with fresh_target(tmp_path_factory) as fresh:
+def second(tmp_path_factory, platform):
+    with fresh_target(tmp_path_factory, platform) as fresh:
         yield fresh
 
 
