@@ -1,25 +1,41 @@
 #!/usr/bin/env bash
-# Usage: scripts/build-fleet-image.sh [--force]
+# Usage: scripts/build-fleet-image.sh [--force] [12|13|22.04|24.04 ...]
 #
-# Build go-buildhost/debian-ssh:12 for the Molecule `fleet` scenario and the
-# fleet benchmark: go-buildhost/debian:12 plus openssh-server and a user
-# `ansible` whose sudo asks for a password (the test password below), so runs
-# connect over SSH as a non-root user and become root the way AWX does.
-# The SSH key is injected when a container starts, never baked in.
+# Build the SSH images of the Molecule `fleet` scenario and the fleet benchmark:
+# go-buildhost/<distribution>-ssh:<release> (debian-ssh:12 when no release is
+# given) is go-buildhost/<distribution>:<release> (scripts/build-image.sh) plus
+# openssh-server and a user `ansible` whose sudo asks for a password (the test
+# password below), so runs connect over SSH as a non-root user and become root
+# the way AWX does. The SSH key is injected when a container starts, never
+# baked in.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-IMAGE=${FLEET_IMAGE:-go-buildhost/debian-ssh:12}
 # Test-only credential of throwaway containers; never used outside the tests.
 BECOME_PASSWORD=${FLEET_BECOME_PASSWORD:-go-buildhost-test}
 
-if [[ ${1:-} != --force ]] && docker image inspect "$IMAGE" >/dev/null 2>&1; then
-    echo "[build-fleet-image] $IMAGE: exists"
-    exit 0
-fi
-"$ROOT/scripts/build-image.sh" 12
-start=$(date +%s)
-docker build -q -t "$IMAGE" --build-arg "PASSWORD=$BECOME_PASSWORD" - <<'DOCKERFILE' >/dev/null
-FROM go-buildhost/debian:12
+force=0
+releases=()
+for arg in "$@"; do
+    case $arg in
+        --force) force=1 ;;
+        12 | 13) releases+=("debian:$arg") ;;
+        22.04 | 24.04) releases+=("ubuntu:$arg") ;;
+        *) echo "unknown argument '$arg' (use --force, 12, 13, 22.04 or 24.04)" >&2; exit 2 ;;
+    esac
+done
+((${#releases[@]})) || releases=(debian:12)
+
+for base in "${releases[@]}"; do
+    image=go-buildhost/${base%%:*}-ssh:${base#*:}
+    if ((force == 0)) && docker image inspect "$image" >/dev/null 2>&1; then
+        echo "[build-fleet-image] $image: exists"
+        continue
+    fi
+    "$ROOT/scripts/build-image.sh" "${base#*:}"
+    start=$(date +%s)
+    docker build -q -t "$image" --build-arg "BASE=go-buildhost/$base" --build-arg "PASSWORD=$BECOME_PASSWORD" - <<'DOCKERFILE' >/dev/null
+ARG BASE
+FROM ${BASE}
 ARG PASSWORD
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssh-server >/dev/null \
@@ -30,4 +46,5 @@ RUN apt-get update -qq \
  && systemctl enable ssh
 CMD ["/sbin/init"]
 DOCKERFILE
-echo "[build-fleet-image] built $IMAGE in $(( $(date +%s) - start ))s"
+    echo "[build-fleet-image] built $image in $(($(date +%s) - start))s"
+done
