@@ -1,0 +1,246 @@
+"""The supported platforms (module_utils/platforms.py), the platform_errors filter, and roles/common's check.
+
+The facts are faked the way Ansible reports them (distribution, distribution_version,
+distribution_major_version, distribution_release). The playbook runs at the end use a host no
+connection reaches: the check runs on the controller, so a refused host is never contacted at all.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar
+from ansible_collections.go_buildhost.buildhost.plugins.filter.platforms import FilterModule, platform_errors
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils import platforms
+
+from .conftest import ROOT
+from .role_vars import trust_as_template
+
+SUPPORTED = 'go-buildhost supports Debian 12, 13 and Ubuntu 22.04, 24.04'
+ROLES = ['go_toolchain', 'go_env', 'sysctl_tuning', 'build_cgroups', 'go_cache']
+CHECK = 'Fail on a host outside the supported platforms before anything changes'
+
+
+def facts(distribution, version, major=None, release='', os_family=None):
+    return {'distribution': distribution, 'distribution_version': version,
+            'distribution_major_version': major if major is not None else version.split('.')[0],
+            'distribution_release': release, 'os_family': os_family or distribution}
+
+
+HOSTS = {
+    'debian12': facts('Debian', '12.7', release='bookworm'),
+    'debian12_bare': facts('Debian', '12', release='bookworm'),
+    'debian13': facts('Debian', '13.1', release='trixie'),
+    'ubuntu2204': facts('Ubuntu', '22.04', release='jammy', os_family='Debian'),
+    'ubuntu2404': facts('Ubuntu', '24.04', release='noble', os_family='Debian'),
+}
+
+REFUSED = {
+    'rocky9': (facts('Rocky', '9.3', release='Blue Onyx', os_family='RedHat'), 'Rocky 9.3'),
+    'rocky9_major_only': (facts('Rocky', '9', os_family='RedHat'), 'Rocky 9'),
+    'centos7': (facts('CentOS', '7.9', release='Core', os_family='RedHat'), 'CentOS 7.9'),
+    'centos_stream9': (facts('CentOS', '9', release='Stream', os_family='RedHat'), 'CentOS 9'),
+    'debian11': (facts('Debian', '11.11', release='bullseye'), 'Debian 11.11'),
+    'debian14': (facts('Debian', '14.0', release='forky'), 'Debian 14.0'),
+    'ubuntu2004': (facts('Ubuntu', '20.04', release='focal', os_family='Debian'), 'Ubuntu 20.04'),
+    'ubuntu2410': (facts('Ubuntu', '24.10', release='oracular', os_family='Debian'), 'Ubuntu 24.10'),
+    'ubuntu2504': (facts('Ubuntu', '25.04', release='plucky', os_family='Debian'), 'Ubuntu 25.04'),
+    # Debian derivatives report their own names, with os_family Debian: not what the tests run on.
+    'mint21': (facts('Linux Mint', '21.3', release='virginia', os_family='Debian'), 'Linux Mint 21.3'),
+}
+
+# Debian testing and unstable: no VERSION_ID, so Ansible reports what lsb_release or /etc/debian_version say.
+TESTING = {
+    'sid_lsb': facts('Debian', 'n/a', major='n/a', release='sid'),
+    'testing_debian_version': facts('Debian', 'trixie/sid', major='trixie/sid', release='trixie'),
+    'forky_testing': facts('Debian', 'forky/sid', major='forky/sid', release='forky'),
+}
+
+
+def refusal(name):
+    return ['%s is not a supported platform: %s, the releases its tests run on. Run it on one of those, or leave '
+            'this host out of the play (the go_buildhosts group of site.yml); go-buildhost changed nothing on it.'
+            % (name, SUPPORTED)]
+
+
+def unknown(*missing):
+    return ["The host's platform is unknown: its facts were not gathered (no %s). %s and checks the platform "
+            'before it changes anything: gather facts first (gather_facts: true in the play, or '
+            'ansible.builtin.setup with gather_subset: [min]).' % (', '.join('ansible_facts.' + m for m in missing),
+                                                                 SUPPORTED)]
+
+
+def test_the_filter_is_registered():
+    assert FilterModule().filters() == {'platform_errors': platform_errors}
+
+
+def test_the_supported_table():
+    assert platforms.SUPPORTED == (('Debian', '12', 'bookworm'), ('Debian', '13', 'trixie'),
+                                   ('Ubuntu', '22.04', 'jammy'), ('Ubuntu', '24.04', 'noble'))
+    assert platforms.supported_list() == 'Debian 12, 13 and Ubuntu 22.04, 24.04'
+    assert platforms.galaxy_platforms() == [{'name': 'Debian', 'versions': ['bookworm', 'trixie']},
+                                            {'name': 'Ubuntu', 'versions': ['jammy', 'noble']}]
+
+
+@pytest.mark.parametrize('host', sorted(HOSTS))
+def test_the_supported_platforms_pass(host):
+    assert platform_errors(HOSTS[host]) == []
+    assert platforms.is_supported(HOSTS[host])
+
+
+def test_an_ubuntu_point_release_is_its_lts():
+    # VERSION_ID stays 24.04 on 24.04.1; a fact with the point release passes too.
+    assert platform_errors(facts('Ubuntu', '24.04.1', release='noble')) == []
+
+
+@pytest.mark.parametrize('host', sorted(REFUSED))
+def test_other_platforms_are_refused_by_name_and_version(host):
+    host_facts, name = REFUSED[host]
+    assert platform_errors(host_facts) == refusal(name)
+
+
+@pytest.mark.parametrize('host', sorted(TESTING))
+def test_debian_testing_and_unstable_are_refused_whatever_their_codename(host):
+    errors = platform_errors(TESTING[host])
+    shown = TESTING[host]['distribution_version']
+    if shown == 'n/a':
+        shown = TESTING[host]['distribution_release']
+    assert errors == refusal('Debian %s (testing or unstable, which have no release number)' % shown)
+
+
+def test_ubuntu_is_matched_on_the_whole_version():
+    # 24.10 and 22.10 share the major version of an LTS.
+    assert platform_errors(facts('Ubuntu', '22.10', release='kinetic')) == refusal('Ubuntu 22.10')
+    assert platform_errors(facts('Ubuntu', '24.041')) == refusal('Ubuntu 24.041')
+
+
+def test_debian_is_matched_on_the_major_version():
+    assert platform_errors(facts('Debian', '12.11', major='12')) == []
+    assert platform_errors(facts('Debian', '13', major='13')) == []
+    assert platform_errors(facts('Debian', '120.1')) == refusal('Debian 120.1')
+
+
+def test_the_distribution_is_matched_exactly():
+    assert platform_errors(facts('debian', '12')) == refusal('debian 12')
+    assert platform_errors(facts('Ubuntu', '12', release='bookworm')) == refusal('Ubuntu 12')
+    assert platform_errors(facts('Debian', '22.04')) == refusal('Debian 22.04')
+
+
+@pytest.mark.parametrize('given', [{}, None, {'gather_subset': ['min'], 'module_setup': True}])
+def test_facts_not_gathered_say_so(given):
+    assert platform_errors(given) == unknown('distribution', 'distribution_version', 'distribution_major_version')
+
+
+def test_facts_partly_missing_name_the_missing_ones():
+    partial = {'distribution': 'Debian', 'distribution_version': '', 'os_family': 'Debian'}
+    assert platform_errors(partial) == unknown('distribution_version', 'distribution_major_version')
+
+
+def test_a_version_ansible_could_not_read_shows_the_release():
+    assert platform_errors(facts('Rocky', 'NA', major='NA')) == refusal('Rocky of unknown version')
+
+
+# roles/common: one task, the filter, before anything else of any role.
+
+def common_tasks():
+    return yaml.safe_load((ROOT / 'roles/common/tasks/main.yml').read_text())
+
+
+def test_common_has_one_task_that_fails_through_the_filter():
+    tasks = common_tasks()
+    assert len(tasks) == 1
+    task = tasks[0]
+    assert task['name'] == CHECK
+    assert set(task) == {'name', 'ansible.builtin.fail', 'when', 'tags'}
+    assert 'go_buildhost.buildhost.platform_errors' in task['ansible.builtin.fail']['msg']
+    assert 'go_buildhost.buildhost.platform_errors' in task['when']
+    # Like the roles' argument spec checks: a run limited to some tags is checked too.
+    assert task['tags'] == ['always']
+
+
+def run_check(host_facts):
+    """(when, msg) of common's task as Ansible templates them for a host with these facts."""
+    task = common_tasks()[0]
+    templar = Templar(loader=DataLoader(), variables={'ansible_facts': host_facts})
+    when = templar.template(trust_as_template('{{ %s }}' % task['when']))
+    return when, templar.template(trust_as_template(task['ansible.builtin.fail']['msg']))
+
+
+@pytest.mark.parametrize('host', sorted(HOSTS))
+def test_common_lets_the_supported_platforms_through(host):
+    assert run_check(HOSTS[host])[0] is False
+
+
+@pytest.mark.parametrize('host', sorted(REFUSED))
+def test_common_fails_with_the_message(host):
+    host_facts, name = REFUSED[host]
+    assert run_check(host_facts) == (True, refusal(name)[0])
+
+
+def test_common_fails_without_facts():
+    assert run_check({}) == (True, unknown('distribution', 'distribution_version', 'distribution_major_version')[0])
+
+
+# The roles as ansible-playbook runs them, against a host no connection reaches.
+
+def play(tmp_path, role, host_facts=None, *args):
+    """The JSON callback's report of a play of one role on a host with faked facts (none: not gathered)."""
+    inventory = tmp_path / 'hosts.yml'
+    inventory.write_text(yaml.safe_dump({'all': {'hosts': {'target': {
+        # Nothing listens on port 1: a task that reached the host would report it unreachable.
+        'ansible_connection': 'ssh', 'ansible_host': '127.0.0.1', 'ansible_port': 1}}}}))
+    pre_tasks = []
+    if host_facts is not None:
+        # cacheable set_fact puts them into ansible_facts, as setup would.
+        pre_tasks = [{'name': 'Fake the facts', 'ansible.builtin.set_fact': dict(host_facts, cacheable=True)}]
+    playbook = tmp_path / 'play.yml'
+    plays = [{'name': 'Probe', 'hosts': 'all', 'gather_facts': False, 'pre_tasks': pre_tasks,
+              'roles': [{'role': 'go_buildhost.buildhost.' + role}]}]
+    playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if k != 'ANSIBLE_INVENTORY'}
+    env.update(ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), ANSIBLE_COLLECTIONS_PATH=str(ROOT / 'collections'),
+               ANSIBLE_STDOUT_CALLBACK='json', ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'), ANSIBLE_NOCOLOR='1')
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inventory),
+                           str(playbook), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    report = json.loads(proc.stdout[proc.stdout.index('{'):])
+    return report['plays'][0]['tasks'], report['stats']['target']
+
+
+def outcome(tasks, name):
+    for task in tasks:
+        if task['task']['name'].split(' : ', 1)[-1] == name:
+            return task['hosts']['target']
+    raise AssertionError('%s did not run: %s' % (name, [t['task']['name'] for t in tasks]))
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_every_role_refuses_rocky_9_before_anything_changes(tmp_path, role):
+    tasks, stats = play(tmp_path, role, REFUSED['rocky9'][0], '--check')
+    assert outcome(tasks, CHECK)['msg'] == refusal('Rocky 9.3')[0]
+    # The check is the last task: none of the role's own ran, and the host was never contacted.
+    assert tasks[-1]['task']['name'].endswith(CHECK)
+    assert (stats['failures'], stats['changed'], stats['unreachable']) == (1, 0, 0), stats
+
+
+def test_a_role_run_without_facts_says_to_gather_them(tmp_path):
+    tasks, stats = play(tmp_path, 'go_toolchain', None, '--check')
+    assert outcome(tasks, CHECK)['msg'] == unknown('distribution', 'distribution_version',
+                                                   'distribution_major_version')[0]
+    assert (stats['failures'], stats['changed'], stats['unreachable']) == (1, 0, 0), stats
+
+
+def test_common_skips_its_check_on_ubuntu_24_04(tmp_path):
+    tasks, stats = play(tmp_path, 'common', HOSTS['ubuntu2404'])
+    assert outcome(tasks, CHECK).get('skipped') is True
+    assert (stats['failures'], stats['unreachable']) == (0, 0), stats
+
+
+def test_debian_sid_is_refused_by_the_role(tmp_path):
+    tasks, _stats = play(tmp_path, 'common', TESTING['sid_lsb'])
+    assert outcome(tasks, CHECK)['msg'] == refusal(
+        'Debian sid (testing or unstable, which have no release number)')[0]
