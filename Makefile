@@ -74,8 +74,12 @@ test-vm: venv fixtures
 collection-test: venv venv-2.17 images mirror
 	$(BIN)/pytest tests/collection tests/test_molecule.py::test_default_scenario_on_ansible_core_2_17
 
+# Three pytest-xdist workers on two cores: the Molecule scenarios one after another on one worker,
+# the collection tests on another, and each integration module on each platform as a group of its
+# own (tests/integration/conftest.py); Docker, apt and systemd waits leave the cores room for a third.
+TEST_WORKERS ?= 3
 test: venv venv-2.17 fixtures lint
-	$(BIN)/pytest tests
+	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup
 
 demo: venv images mirror
 	scripts/demo.sh

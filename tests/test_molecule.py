@@ -34,13 +34,17 @@ def run_scenario(scenario, bin_dir, log_name):
                     % (scenario, proc.returncode, log, '\n'.join(tail)), pytrace=False)
 
 
+# pytest-xdist (--dist loadgroup): each scenario is a group of its own, beside the integration suites;
+# the default scenario's run on ansible-core 2.17 shares its container names, and so its group.
 @pytest.mark.molecule
-@pytest.mark.parametrize('scenario', SCENARIOS)
+@pytest.mark.parametrize('scenario', [pytest.param(s, marks=pytest.mark.xdist_group('molecule-%s' % s))
+                                      for s in SCENARIOS])
 def test_molecule_scenario(scenario):
     run_scenario(scenario, BIN, 'molecule-%s' % scenario)
 
 
 @pytest.mark.molecule
+@pytest.mark.xdist_group('molecule-default')
 def test_default_scenario_on_ansible_core_2_17():
     if not (BIN_2_17 / 'molecule').exists():
         pytest.fail('no %s: run `make venv-2.17`' % BIN_2_17)

@@ -8,7 +8,8 @@ import pytest
 
 from .conftest import CORES, ansible_test_env, core_bin, run
 
-pytestmark = pytest.mark.integration
+# pytest-xdist (--dist loadgroup): with test_ship.py on one worker (one tarball, one ansible-test home).
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group('collection')]
 
 
 @pytest.mark.parametrize('core', sorted(CORES))

@@ -12,7 +12,8 @@ from tests.harness import MIRROR, PlayResult, docker, start_systemd_container
 
 from .conftest import CORES, ROOT, clean_env, core_bin, run, site_packages
 
-pytestmark = pytest.mark.integration
+# pytest-xdist (--dist loadgroup): one worker builds the tarball once and runs these in order.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group('collection')]
 
 ROLES = sorted(p.parent.parent.name for p in (ROOT / 'roles').glob('*/meta/argument_specs.yml'))
 MODULES = sorted(p.stem for p in (ROOT / 'library').glob('*.py'))

@@ -40,20 +40,44 @@ def module_platforms(module):
 
 def pytest_generate_tests(metafunc):
     if 'platform' in metafunc.fixturenames:
-        metafunc.parametrize('platform', module_platforms(metafunc.module), scope='module')
+        metafunc.parametrize('platform', module_platforms(metafunc.module), indirect=True, scope='module')
 
 
-def pytest_collection_modifyitems(items):
+@pytest.fixture(scope='module')
+def platform(request):
+    """The platform of this module's container: a key of tests.harness.PLATFORMS."""
+    return request.param
+
+
+# The platform every case of a refusal matrix runs on. Those checks run on the controller, through the
+# same Python as the unit tests, before any task reaches the host: the other platforms run the
+# first case of each matrix, which proves the refusal leaves their host unchanged too.
+REFERENCE_PLATFORM = 'debian12'
+
+
+def pytest_collection_modifyitems(config, items):
     # pytest-xdist (--dist loadgroup): a module's tests on one platform share a container and run
     # in file order, so they stay on one worker; modules and platforms spread over the workers.
     # A module without platforms (a fleet of its own, say) stays on one worker as a whole.
     here = Path(__file__).parent
+    kept, deselected, first_cases = [], [], set()
     for item in items:
         if here not in item.path.parents:
+            kept.append(item)
             continue  # the hook sees the whole session's items
         callspec = getattr(item, 'callspec', None)
         platform = callspec.params.get('platform') if callspec is not None else None
+        if item.get_closest_marker('refusal_matrix') and platform not in (None, REFERENCE_PLATFORM):
+            case = (item.module.__name__, item.originalname, platform)
+            if case in first_cases:
+                deselected.append(item)
+                continue
+            first_cases.add(case)
         item.add_marker(pytest.mark.xdist_group('%s-%s' % (item.module.__name__, platform or 'all')))
+        kept.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 @contextlib.contextmanager

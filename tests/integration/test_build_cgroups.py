@@ -68,6 +68,7 @@ def test_a_hybrid_host_is_refused_by_default(target):
     ([{'name': 'gobuild.slice', 'allowed_cpus': '0-3;6'}], 'allowed_cpus "0-3;6" is not a CPU list'),
 ], ids=['memory_max 2 GB', 'cpu_quota 150', 'cpu_quota 150 as a number', 'cpu_weight 0', 'slash in a name',
         'allowed_cpus'])
+@pytest.mark.refusal_matrix
 def test_bad_slices_are_refused(target, slices, text):
     assert_refused(target, play(target, dict(OPT_IN, build_cgroups_slices=slices)), text)
 

@@ -46,6 +46,7 @@ def untouched(target):
      "account's go would fail."),
 ], ids=['group', 'member-name', 'relative-path', 'nested-paths', 'size-word', 'size-unit', 'webhook-scheme',
         'calendar-words', 'calendar-hour', 'low-water', 'go-env-shared-cache'])
+@pytest.mark.refusal_matrix
 def test_bad_input_stops_before_any_change(target, extra, message):
     result = target.play(dict(BASE, **extra), playbook=PLAYBOOK)
     assert result.failed

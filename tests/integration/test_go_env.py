@@ -176,6 +176,7 @@ def test_user_overrides_are_reported_then_removed(target):
 ], ids=['proxy-ftp', 'proxy-empty-element', 'sumdb-bad-key', 'memlimit-3GB', 'gogc-negative',
         'pattern-with-space', 'pattern-string-with-spaces', 'sumdb-off', 'goinsecure', 'flags-insecure',
         'extra-runtime-key'])
+@pytest.mark.refusal_matrix
 def test_bad_input_is_refused_before_anything_is_written(target, extra_vars, fragments):
     before = snapshot(target)
     result = target.play(extra_vars, playbook=PLAYBOOK)

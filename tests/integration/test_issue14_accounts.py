@@ -98,6 +98,7 @@ REFUSED = [
 
 @pytest.mark.parametrize('role,extra,message', REFUSED, ids=['%s-%s' % (r, '-'.join(
     '%s' % v for v in e.values())) for r, e, _m in REFUSED])
+@pytest.mark.refusal_matrix
 def test_a_path_that_could_hurt_the_system_is_refused_and_nothing_changes(host, role, extra, message):
     host.sh('mkdir -p /srv/data && echo mine > /srv/data/notes.txt && ln -sfn /usr /srv/golink')
     before = host.sh(SNAPSHOT)

@@ -69,6 +69,7 @@ BAD = {
 
 
 @pytest.mark.parametrize('case', sorted(BAD))
+@pytest.mark.refusal_matrix
 def test_bad_input_is_refused_and_changes_nothing(host, case):
     before = snapshot(host)
     settings, text = BAD[case]
