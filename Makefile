@@ -40,8 +40,15 @@ venv-2.17: $(VENV_2_17)/.done
 docker:
 	scripts/ensure-docker.sh
 
+# Debian 12 first (it installs debootstrap when missing), then the other three side by side: each is
+# mostly a download. Then the fleet scenario's SSH images, one per platform, side by side too.
+IMAGE_RELEASES := 13 22.04 24.04
 images: docker
-	scripts/build-image.sh 12 13 22.04 24.04
+	scripts/build-image.sh 12
+	@pids=(); for r in $(IMAGE_RELEASES); do scripts/build-image.sh $$r & pids+=($$!); done; \
+	 rc=0; for p in "$${pids[@]}"; do wait $$p || rc=1; done; exit $$rc
+	@pids=(); for r in 12 $(IMAGE_RELEASES); do scripts/build-fleet-image.sh $$r & pids+=($$!); done; \
+	 rc=0; for p in "$${pids[@]}"; do wait $$p || rc=1; done; exit $$rc
 
 mirror:
 	python3 scripts/build-go-mirror.py --versions $(GO_VERSIONS)
