@@ -84,9 +84,10 @@ collection-test: venv venv-2.17 images mirror
 # Three pytest-xdist workers on two cores: the Molecule scenarios one after another on one worker,
 # the collection tests on another, and each integration module on each platform as a group of its
 # own (tests/integration/conftest.py); Docker, apt and systemd waits leave the cores room for a third.
+# --durations: each scenario's and each slow test's time, for docs/benchmarks.md.
 TEST_WORKERS ?= 3
 test: venv venv-2.17 fixtures lint
-	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup --durations=40
 
 demo: venv images mirror
 	scripts/demo.sh
