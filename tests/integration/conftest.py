@@ -67,8 +67,10 @@ def pytest_collection_modifyitems(config, items):
             continue  # the hook sees the whole session's items
         callspec = getattr(item, 'callspec', None)
         platform = callspec.params.get('platform') if callspec is not None else None
-        if item.get_closest_marker('refusal_matrix') and platform not in (None, REFERENCE_PLATFORM):
-            case = (item.module.__name__, item.originalname, platform)
+        matrix = item.get_closest_marker('refusal_matrix')
+        if matrix and platform not in (None, REFERENCE_PLATFORM):
+            # A matrix is a parametrized test, or the tests that name one matrix in the marker.
+            case = (item.module.__name__, matrix.args[0] if matrix.args else item.originalname, platform)
             if case in first_cases:
                 deselected.append(item)
                 continue

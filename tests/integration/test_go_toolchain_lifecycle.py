@@ -203,6 +203,7 @@ def only_old_installed(target, versions):
     return old, new
 
 
+@pytest.mark.refusal_matrix('resolved on the controller')
 def test_unknown_version(target, only_old_installed):
     old, _ = only_old_installed
     result = target.play(dict(BASE, go_toolchain_version='1.99.1'))
@@ -210,6 +211,7 @@ def test_unknown_version(target, only_old_installed):
                    'newest stable release', active=old)
 
 
+@pytest.mark.refusal_matrix('resolved on the controller')
 def test_version_with_garbage(target, only_old_installed):
     old, _ = only_old_installed
     result = target.play(dict(BASE, go_toolchain_version='1.27.3; rm -rf /'))
@@ -232,6 +234,7 @@ def test_truncated_tarball_on_the_controller(target, only_old_installed, release
     assert_refused(target, result, 'Checksum mismatch', 'corrupted or truncated', active=old)
 
 
+@pytest.mark.refusal_matrix('resolved on the controller')
 def test_unreachable_index(target, only_old_installed):
     old, _ = only_old_installed
     result = target.play(dict(BASE, go_toolchain_version='1.27',
@@ -240,6 +243,7 @@ def test_unreachable_index(target, only_old_installed):
                    'go_toolchain_release_index', active=old)
 
 
+@pytest.mark.refusal_matrix('resolved on the controller')
 def test_malformed_index(target, only_old_installed, tmp_path):
     old, _ = only_old_installed
     bad = tmp_path / 'index.json'
@@ -248,12 +252,14 @@ def test_malformed_index(target, only_old_installed, tmp_path):
     assert_refused(target, result, '(go_toolchain_release_index) is not valid JSON', active=old)
 
 
+@pytest.mark.refusal_matrix('resolved on the controller')
 def test_unsupported_architecture(target, only_old_installed):
     old, _ = only_old_installed
     result = target.play(dict(BASE, go_toolchain_version='1.27', go_toolchain_arch='riscv64'))
     assert_refused(target, result, 'go_toolchain_arch', 'riscv64', active=old)
 
 
+@pytest.mark.refusal_matrix('resolved on the controller')
 def test_relative_install_root(target, only_old_installed):
     old, _ = only_old_installed
     result = target.play(dict(BASE, go_toolchain_version='1.27', go_toolchain_install_root='usr/local/lib/go'))
