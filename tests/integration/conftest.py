@@ -55,6 +55,7 @@ def platform(request):
 REFERENCE_PLATFORM = 'debian12'
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config, items):
     # pytest-xdist (--dist loadgroup): a module's tests on one platform share a container and run
     # in file order, so they stay on one worker; modules and platforms spread over the workers.
