@@ -3,8 +3,9 @@
 The harness is the project's own: `make test` builds the images and the Go
 mirror fixture first. Each module gets a fresh systemd container per platform.
 
-A module runs on every supported platform (tests.harness.PLATFORMS) unless it names its own in
-PLATFORMS. GBH_PLATFORMS=debian12,ubuntu2404 narrows a local run; CI runs them all.
+`make test` runs a module on the reference platform (Debian 12), or on the platforms it names in
+PLATFORMS; `make test-platforms` (GBH_PLATFORMS=all) runs every module on every supported platform
+(tests.harness.PLATFORMS), and GBH_PLATFORMS=debian13,ubuntu2204 on those.
 """
 
 import contextlib
@@ -26,16 +27,27 @@ from tests.harness import (  # noqa: F401 - the tests import these from here
 SITE_CACHE_VARS = {'go_env_modcache_shared': True}
 
 
+# The reference platform: every integration module runs there in make test, and every case of a
+# refusal matrix. Those checks run on the controller, through the same Python as the unit tests,
+# before any task reaches the host: the other platforms run the first case of each matrix, which
+# proves the refusal leaves their host unchanged too.
+REFERENCE_PLATFORM = 'debian12'
+
+
 def module_platforms(module):
-    """The platforms a test module runs on: its own PLATFORMS or all, narrowed by GBH_PLATFORMS."""
-    platforms = list(getattr(module, 'PLATFORMS', PLATFORMS))
+    """The platforms a test module runs on. GBH_PLATFORMS=all (make test-platforms) runs every module
+    on every platform, GBH_PLATFORMS=debian13,ubuntu2204 on those; unset (make test), a module runs on
+    its own PLATFORMS, or on the reference platform alone."""
     wanted = os.environ.get('GBH_PLATFORMS')
-    if wanted:
-        unknown = set(wanted.split(',')) - set(PLATFORMS)
-        if unknown:
-            raise pytest.UsageError('GBH_PLATFORMS: unknown %s; known: %s' % (sorted(unknown), ', '.join(PLATFORMS)))
-        platforms = [p for p in platforms if p in wanted.split(',')]
-    return platforms
+    if not wanted:
+        return list(getattr(module, 'PLATFORMS', (REFERENCE_PLATFORM,)))
+    if wanted == 'all':
+        return list(PLATFORMS)
+    unknown = set(wanted.split(',')) - set(PLATFORMS)
+    if unknown:
+        raise pytest.UsageError('GBH_PLATFORMS: unknown %s; known: %s, or all'
+                                % (sorted(unknown), ', '.join(PLATFORMS)))
+    return [p for p in PLATFORMS if p in wanted.split(',')]
 
 
 def pytest_generate_tests(metafunc):
@@ -47,12 +59,6 @@ def pytest_generate_tests(metafunc):
 def platform(request):
     """The platform of this module's container: a key of tests.harness.PLATFORMS."""
     return request.param
-
-
-# The platform every case of a refusal matrix runs on. Those checks run on the controller, through the
-# same Python as the unit tests, before any task reaches the host: the other platforms run the
-# first case of each matrix, which proves the refusal leaves their host unchanged too.
-REFERENCE_PLATFORM = 'debian12'
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
