@@ -104,3 +104,13 @@ def run_module(monkeypatch, tmp_path_factory):
         raise AssertionError('module %s returned without exit_json' % name)
 
     return run
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items):
+    """The unit tests are one pytest-xdist group (make test: --dist loadgroup): a few seconds of work,
+    which as hundreds of groups of one test would fill the first batch every worker gets."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.xdist_group('unit'))
