@@ -13,7 +13,8 @@
 # Ubuntu's archive is the default mirror of debootstrap's own Ubuntu suite
 # script, and its signatures are checked with Ubuntu's archive keyring: taken
 # from the ubuntu-keyring package of that archive (Debian's archive does not
-# carry it) and checked against the sha256 sums pinned below.
+# carry it) and checked against the sha256 sums pinned in scripts/ubuntu-archive.sh, which
+# scripts/build-vm-image.sh shares.
 #
 #   --force      rebuild even if the image exists
 #   --verify     also boot-test images that already exist
@@ -32,11 +33,6 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 BUILD_TMPDIR=${BUILD_TMPDIR:-/var/tmp}
 PACKAGES=systemd,systemd-sysv,dbus,python3,sudo,ca-certificates,procps
-# ubuntu-keyring 2023.11.28.1 (Ubuntu 24.04's): the package, and the archive keyring inside it.
-UBUNTU_KEYRING_DEB=pool/main/u/ubuntu-keyring/ubuntu-keyring_2023.11.28.1_all.deb
-UBUNTU_KEYRING_DEB_SHA256=36de43b15853ccae0028e9a767613770c704833f82586f28eb262f0311adb8a8
-UBUNTU_KEYRING_SHA256=80a36b0a6de2f69f49d2df75ef473ccde121e9e190b9ea01d20a4f63778d5c31
-DEBOOTSTRAP_SCRIPTS=/usr/share/debootstrap/scripts
 RUN_FLAGS=(
     --cap-add SYS_ADMIN
     --security-opt seccomp=unconfined
@@ -48,6 +44,9 @@ RUN_FLAGS=(
 BOOT_TIMEOUT=90
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# ubuntu_mirror, ubuntu_keyring, write_ubuntu_sources and the pinned keyring sums.
+# shellcheck source=scripts/ubuntu-archive.sh
+. "$SCRIPT_DIR/ubuntu-archive.sh"
 ROOTFS=""
 CONTAINER=""
 DEBOOTSTRAP_PID=""
@@ -88,46 +87,6 @@ distro_for() {
         jammy | noble) echo ubuntu ;;
         *) echo debian ;;
     esac
-}
-
-# The mirror debootstrap's Ubuntu suite script names for this architecture and suite (gutsy is its
-# script for every Ubuntu suite, those it has no link for included); UBUNTU_MIRROR overrides it.
-ubuntu_mirror() {
-    if [[ -n ${UBUNTU_MIRROR:-} ]]; then
-        echo "$UBUNTU_MIRROR"
-        return
-    fi
-    local mirror
-    # shellcheck disable=SC2016
-    mirror=$(ARCH=$(dpkg --print-architecture) SUITE=$1 bash -c '
-        default_mirror() { echo "$1"; }
-        mirror_style() { :; }; download_style() { :; }; finddebs_style() { :; }
-        variants() { :; }; keyring() { :; }; force_md5() { :; }
-        . "$0" 2>/dev/null' "$DEBOOTSTRAP_SCRIPTS/gutsy" | head -n 1)
-    [[ -n $mirror ]] || die "no default mirror in $DEBOOTSTRAP_SCRIPTS/gutsy: set UBUNTU_MIRROR"
-    echo "$mirror"
-}
-
-# Ubuntu's archive keyring, fetched once from the archive and checked against the pinned sums.
-ubuntu_keyring() {
-    local mirror=$1 cache=$SCRIPT_DIR/../.cache/keyrings tmp keyring
-    keyring=$cache/ubuntu-archive-keyring.gpg
-    if [[ -f $keyring ]] && echo "$UBUNTU_KEYRING_SHA256  $keyring" | sha256sum -c --status; then
-        echo "$keyring"
-        return
-    fi
-    mkdir -p "$cache"
-    tmp=$(mktemp -d "$cache/tmp.XXXXXX")
-    curl -fsSL --retry 3 -o "$tmp/keyring.deb" "$mirror/$UBUNTU_KEYRING_DEB" ||
-        { rm -rf "$tmp"; die "could not download $mirror/$UBUNTU_KEYRING_DEB"; }
-    echo "$UBUNTU_KEYRING_DEB_SHA256  $tmp/keyring.deb" | sha256sum -c --status ||
-        { rm -rf "$tmp"; die "$UBUNTU_KEYRING_DEB: its sha256 is not the pinned $UBUNTU_KEYRING_DEB_SHA256"; }
-    dpkg-deb -x "$tmp/keyring.deb" "$tmp/root"
-    echo "$UBUNTU_KEYRING_SHA256  $tmp/root/usr/share/keyrings/ubuntu-archive-keyring.gpg" | sha256sum -c --status ||
-        { rm -rf "$tmp"; die "ubuntu-archive-keyring.gpg: its sha256 is not the pinned $UBUNTU_KEYRING_SHA256"; }
-    mv "$tmp/root/usr/share/keyrings/ubuntu-archive-keyring.gpg" "$keyring"
-    rm -rf "$tmp"
-    echo "$keyring"
 }
 
 unmount_below() {
@@ -179,18 +138,6 @@ require_tools() {
 }
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
-
-write_ubuntu_sources() {
-    local root=$1 suite=$2 mirror=$3
-    rm -f "$root/etc/apt/sources.list"
-    cat >"$root/etc/apt/sources.list.d/ubuntu.sources" <<EOF
-Types: deb
-URIs: $mirror
-Suites: $suite $suite-updates $suite-security
-Components: main universe
-Signed-By: /usr/share/keyrings/ubuntu-archive-keyring.gpg
-EOF
-}
 
 write_sources() {
     local root=$1 suite=$2 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -247,7 +194,7 @@ build_image() {
     if [[ $(distro_for "$suite") == ubuntu ]]; then
         mirror=$(ubuntu_mirror "$suite")
         options=(--components=main,universe --keyring="$(ubuntu_keyring "$mirror")")
-        script=("$DEBOOTSTRAP_SCRIPTS/gutsy")
+        script=("$UBUNTU_DEBOOTSTRAP_SCRIPT")
         packages=$PACKAGES,ubuntu-keyring
     fi
     ROOTFS=$(mktemp -d "$BUILD_TMPDIR/go-buildhost-$suite.XXXXXX")
