@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.parent.parent.name for p in ROOT.glob('roles/*/tasks/set_vars.yml'))
 # Debian and Ubuntu are both of the Debian OS family in Ansible's facts.
 FAMILY = {'Debian': 'Debian', 'Ubuntu': 'Debian'}
-NAMES = ({family for family in FAMILY.values()} | {d for d, _v, _c in SUPPORTED}
-         | {'%s_%s' % (d, v.split('.')[0]) for d, v, _c in SUPPORTED} | {'%s_%s' % (d, v) for d, v, _c in SUPPORTED})
+NAMES = (set(FAMILY.values()) | {d for d, _v, _c in SUPPORTED}
+         | {'%s_%s' % (d, v.split('.', maxsplit=1)[0]) for d, v, _c in SUPPORTED}
+         | {'%s_%s' % (d, v) for d, v, _c in SUPPORTED})
 
 
 def load(path):

@@ -68,10 +68,10 @@ def refusal(name):
 
 
 def unknown(*missing):
+    facts = ', '.join('ansible_facts.' + m for m in missing)
     return ["The host's platform is unknown: its facts were not gathered (no %s). %s and checks the platform "
             'before it changes anything: gather facts first (gather_facts: true in the play, or '
-            'ansible.builtin.setup with gather_subset: [min]).' % (', '.join('ansible_facts.' + m for m in missing),
-                                                                 SUPPORTED)]
+            'ansible.builtin.setup with gather_subset: [min]).' % (facts, SUPPORTED)]
 
 
 def test_the_filter_is_registered():
