@@ -27,6 +27,12 @@ CRON_PATH = {
     'debian': '/usr/bin:/bin',
     'ubuntu': '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/games:/usr/local/games:/snap/bin',
 }
+# Whether `sudo -u user cmd` (no -i) runs pam_env, by /etc/os-release ID: Debian's /etc/pam.d/sudo has
+# no pam_env; Ubuntu's reads /etc/environment, so go_env's environment layer reaches sudo there.
+SUDO_PAM_ENV = {
+    'debian': False,
+    'ubuntu': True,
+}
 SYSTEMD_FLAGS = [
     '--cap-add', 'SYS_ADMIN', '--security-opt', 'seccomp=unconfined',
     '--tmpfs', '/run', '--tmpfs', '/run/lock',

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import CRON_PATH
+from tests.harness import CRON_PATH, SUDO_PAM_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,6 +26,12 @@ def expected_version(request):
 def cron_path(host):
     """The PATH cron gives a user's crontab on this host's distribution."""
     return CRON_PATH[host.system_info.distribution]
+
+
+@pytest.fixture(scope='module')
+def sudo_pam_env(host):
+    """Whether `sudo -u` without -i runs pam_env (and so reads /etc/environment) on this distribution."""
+    return SUDO_PAM_ENV[host.system_info.distribution]
 
 
 @pytest.fixture(scope='module')

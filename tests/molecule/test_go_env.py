@@ -128,11 +128,22 @@ def test_runtime_settings_under_cron(host, runtime):
         assert seen == runtime, user
 
 
+def runtime_seen(host, context, runtime):
+    out = host.check_output(CONTEXTS[context]('env'))
+    return dict(line.split('=', 1) for line in out.splitlines() if line.split('=', 1)[0] in runtime)
+
+
 def test_runtime_settings_documented_gaps(host, runtime):
-    """No PAM environment and no profile: sudo without -i and env -i do not get them (README)."""
-    for context in ('builder, sudo -u', 'root, env -i'):
-        out = host.check_output(CONTEXTS[context]('env'))
-        assert not [line for line in out.splitlines() if line.split('=', 1)[0] in runtime], context
+    """No PAM environment and no profile: env -i does not get them (README)."""
+    assert runtime_seen(host, 'root, env -i', runtime) == {}
+
+
+def test_runtime_settings_under_sudo_follow_the_distribution(host, runtime, sudo_pam_env):
+    """`sudo -u` without -i: Ubuntu's sudo PAM stack runs pam_env and gets them; Debian's has none (README)."""
+    stack = host.file('/etc/pam.d/sudo').content_string
+    assert any(line.split()[:3] == ['session', 'required', 'pam_env.so']
+               for line in stack.splitlines() if not line.startswith('#')) == sudo_pam_env, stack
+    assert runtime_seen(host, 'builder, sudo -u', runtime) == (runtime if sudo_pam_env else {})
 
 
 PROBE = r'''package probe
