@@ -29,9 +29,23 @@ def run_scenario(scenario, bin_dir, log_name):
         proc = subprocess.run([str(bin_dir / 'molecule'), 'test', '--scenario-name', scenario], cwd=ROOT, env=env,
                               stdout=out, stderr=subprocess.STDOUT, timeout=1800, check=False)
     if proc.returncode != 0:
-        tail = log.read_text().splitlines()[-150:]
-        pytest.fail('molecule test -s %s failed (rc=%d); full log: %s\n%s'
-                    % (scenario, proc.returncode, log, '\n'.join(tail)), pytrace=False)
+        lines = log.read_text().splitlines()
+        pytest.fail('molecule test -s %s failed (rc=%d); full log: %s\n%s\n[...]\n%s'
+                    % (scenario, proc.returncode, log, '\n'.join(failure_lines(lines)), '\n'.join(lines[-60:])),
+                    pytrace=False)
+
+
+# What CI keeps of a failure is an excerpt: the failed tasks and the verifier's failures come first,
+# each with a few lines of context, since a tail alone is only the destroy step.
+FAILURE_MARKS = ('fatal: [', 'failed: [', 'FAILED ', 'E   ', '_____ test_', 'UNREACHABLE!')
+
+
+def failure_lines(lines, context=12, limit=400):
+    keep = set()
+    for i, line in enumerate(lines):
+        if any(mark in line for mark in FAILURE_MARKS):
+            keep.update(range(max(0, i - 2), min(len(lines), i + context)))
+    return [lines[i] for i in sorted(keep)][:limit]
 
 
 # pytest-xdist (--dist loadgroup): each scenario is a group of its own, beside the integration suites;
