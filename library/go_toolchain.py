@@ -113,7 +113,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 skipped_commands:
-  description: Commands in I(bin_dirs) left alone because a Debian package owns them (see the warning).
+  description: Commands in I(bin_dirs) left alone because an installed package (dpkg) owns them (see the warning).
   returned: with I(state=present)
   type: list
   elements: str
@@ -303,7 +303,7 @@ class Toolchain(object):
         if owner:
             self.skipped.append(path)
             self.module.warn(
-                '%s belongs to the Debian package %s, and go_toolchain never replaces a package\'s file: it is left '
+                '%s belongs to the installed package %s, and go_toolchain never replaces a package\'s file: it is left '
                 'as it is, so whatever finds %s first (cron jobs, with PATH=/usr/bin:/bin) runs the package\'s Go, '
                 'not this one. Remove the package (apt-get remove %s) to use this role\'s Go there, or take %s out '
                 'of go_toolchain_bin_dirs to silence this warning.'

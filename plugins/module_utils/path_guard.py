@@ -13,7 +13,7 @@ One set of rules for every role, run by the modules on the host before they chan
 - an existing, non-empty directory must look like what the role would put there (a Go build
   cache, a module cache, installed toolchains, textfile metrics), unless the caller adopts it;
 - a file the role writes never replaces a file that lacks the role's marker (and the error names the
-  Debian package that owns it, if one does).
+  package that owns it, if one does).
 
 Standard library only: the go-cache-health program runs without Ansible.
 """
@@ -187,7 +187,7 @@ def _example(kind):
 def check_file(path, var, *, package_owner=None, marker=MARKER, accounts=None):
     """Refuse a file path that would replace a file the roles did not write.
 
-    package_owner(path) returns the Debian package that owns path, or None. marker is the line (or a
+    package_owner(path) returns the package (dpkg) that owns path, or None. marker is the line (or a
     tuple of lines, e.g. with an earlier release's) that the role's own file carries. Returns True when
     the file exists (and is the role's).
     """
@@ -212,7 +212,7 @@ def check_file(path, var, *, package_owner=None, marker=MARKER, accounts=None):
         return True  # the roles wrote it (a package's file never carries the marker): no dpkg call on a no-op
     owner = package_owner(path) if package_owner else None
     if owner:
-        raise Refused('%s is %s, a file of the Debian package %s: the role never replaces it. Choose another '
+        raise Refused('%s is %s, a file of the installed package %s: the role never replaces it. Choose another '
                       'path.' % (var, path, owner))
     raise Refused('%s is %s, an existing file that the role did not write (it has no "%s" line): the role '
                   'never replaces it. Move it away, or choose another path.'

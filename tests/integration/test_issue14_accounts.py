@@ -92,7 +92,7 @@ REFUSED = [
     ('go_env', {'go_env_cache': '/var/cache/go/build', 'go_cache_build_dir': '/var/cache/go/build'},
      'go_env_cache or go_env_modcache names a shared cache of the go_cache role'),
     ('build_cgroups', {'build_cgroups_wrapper_path': '/usr/bin/sudo'},
-     'build_cgroups_wrapper_path is /usr/bin/sudo, a file of the Debian package sudo'),
+     'build_cgroups_wrapper_path is /usr/bin/sudo, a file of the installed package sudo'),
 ]
 
 
@@ -124,7 +124,7 @@ def test_a_package_that_owns_usr_bin_go_is_named_and_never_replaced(host):
         done = result.result('Ensure the active Go toolchain is')
         assert done['skipped_commands'] == ['/usr/bin/go']
         warning = ' '.join(done['warnings'])
-        assert 'belongs to the Debian package golang-go-standin' in warning and 'apt-get remove' in warning
+        assert 'belongs to the installed package golang-go-standin' in warning and 'apt-get remove' in warning
         assert 'out of go_toolchain_bin_dirs' in warning
         assert host.sh('/usr/bin/go') == 'distro go', 'never replaced'
         assert host.sh('dpkg -V golang-go-standin; echo $?') == '0'

@@ -383,7 +383,7 @@ def test_a_package_owned_go_is_left_alone_with_a_warning(env, monkeypatch):
     assert result['skipped_commands'] == [str(env.bin / 'go')]
     assert (env.bin / 'go').read_text() == '#!/bin/sh\n', 'never replaced'
     assert os.readlink(env.bin / 'gofmt') == str(env.link / 'bin/gofmt'), 'the other command is linked'
-    assert re.search(r'belongs to the Debian package golang-go.*apt-get remove golang-go.*take .* out of '
+    assert re.search(r'belongs to the installed package golang-go.*apt-get remove golang-go.*take .* out of '
                      r'go_toolchain_bin_dirs', warnings[0]), warnings
 
 

@@ -115,7 +115,7 @@ def test_a_file_is_replaced_only_when_the_roles_wrote_it(tmp_path):
 def test_a_package_file_is_named_and_never_replaced(tmp_path):
     packaged = tmp_path / 'go'
     packaged.write_text('#!/bin/sh\nexec /usr/lib/go-1.19/bin/go "$@"\n')
-    with pytest.raises(Refused, match='a file of the Debian package golang-go: the role never replaces it'):
+    with pytest.raises(Refused, match='a file of the installed package golang-go: the role never replaces it'):
         guard.check_file(str(packaged), 'go_toolchain_bin_dirs', package_owner=lambda p: 'golang-go',
                          accounts=NO_HOMES)
     asked = []
