@@ -1,11 +1,15 @@
-"""site.yml on a real Debian 12 kernel (QEMU): live state, a reboot, a second converge, the revert, removal.
+"""site.yml on real kernels (QEMU): live state, a reboot, a second converge, the revert, removal.
 
+Every VM of go_buildhosts goes through this file: Debian 12 on its cloud kernel and Ubuntu 24.04 on
+its generic kernel, each on pure cgroup v2.
 The tests run in file order: live checks, reboot, the same checks again,
 a second converge that must change nothing, then the sysctl revert path,
 then a converge and playbooks/remove.yml, which must bring back the live values.
 Every test takes testinfra's `host` fixture: pytest groups the tests of a
 parametrized module-scoped fixture together, so a test without it would run
 after all of them (after the revert), not where it stands in this file.
+The VMs are tested side by side (an xdist worker each, conftest.py), so every playbook and the
+reboot are limited to the VM under test.
 """
 
 import json
@@ -60,8 +64,15 @@ def check_live_state(host):
     assert host.file('/var/cache/go/build').mode == 0o2770
 
 
+# Each platform and the flavour of the kernel its image boots (scripts/build-vm-image.sh).
+KERNEL_FLAVOURS = {('debian', '12'): '-cloud-amd64', ('ubuntu', '24.04'): '-generic'}
+
+
 def test_kernel_is_real(host):
-    assert 'cloud-amd64' in host.check_output('uname -r')
+    platform = (host.system_info.distribution, host.system_info.release)
+    assert platform in KERNEL_FLAVOURS, platform
+    release = host.check_output('uname -r')
+    assert release.endswith(KERNEL_FLAVOURS[platform]), release
     assert host.check_output('systemd-detect-virt --container || true') == 'none'
 
 
@@ -112,13 +123,13 @@ def test_cache_health_check_timer_ran_and_wrote_metrics(host):
 
 def test_state_survives_a_reboot(host, reboot):
     boot_before = host.check_output('cat /proc/sys/kernel/random/boot_id')
-    reboot()
+    reboot(host)
     assert host.check_output('cat /proc/sys/kernel/random/boot_id') != boot_before
     check_live_state(host)
 
 
-def test_second_converge_changes_nothing(host, playbook):
-    rc, stats, data = playbook('molecule/vm/converge.yml', limit='go_buildhosts')
+def test_second_converge_changes_nothing(host, playbook, vm):
+    rc, stats, data = playbook('molecule/vm/converge.yml', limit=vm)
     changed = [t['task']['name'] for p in data['plays'] for t in p['tasks']
                for r in t['hosts'].values() if r.get('changed')]
     assert rc == 0
@@ -127,25 +138,25 @@ def test_second_converge_changes_nothing(host, playbook):
     assert proc_sys(host, 'vm.swappiness') == ['10']
 
 
-def test_sysctl_revert_restores_the_earlier_values(host, playbook):
+def test_sysctl_revert_restores_the_earlier_values(host, playbook, vm):
     recorded = json.loads(host.file('/var/lib/go-buildhost/sysctl_tuning.state.json').content_string)
     earlier = recorded.get('original', recorded)
     assert earlier, 'the state file must hold the values from before the first apply'
     assert earlier.get('vm.swappiness') not in (None, '10'), 'swappiness was not tuned before: vacuous revert'
-    rc, stats, _data = playbook('playbooks/sysctl_tuning.yml', sysctl_tuning_state='absent')
+    rc, stats, _data = playbook('playbooks/sysctl_tuning.yml', limit=vm, sysctl_tuning_state='absent')
     assert rc == 0 and stats['changed'] >= 1
     assert not host.file('/etc/sysctl.d/60-go-buildhost.conf').exists
     for key, value in earlier.items():
         assert proc_sys(host, key) == str(value).split(), key
 
 
-def test_remove_returns_the_host_to_before_the_first_run(host, playbook):
+def test_remove_returns_the_host_to_before_the_first_run(host, playbook, vm):
     """Issue 14's way back on a real kernel: the live sysctls too, which a container cannot show."""
     before = {key: proc_sys(host, key) for key in SYSCTL_DEFAULTS}
     assert before['vm.swappiness'] != ['10'], 'the revert left the boot-time values: vacuous otherwise'
-    rc, _stats, _data = playbook('molecule/vm/converge.yml', limit='go_buildhosts')
+    rc, _stats, _data = playbook('molecule/vm/converge.yml', limit=vm)
     assert rc == 0 and proc_sys(host, 'vm.swappiness') == ['10']
-    rc, stats, data = playbook('playbooks/remove.yml', limit='go_buildhosts')
+    rc, stats, data = playbook('playbooks/remove.yml', limit=vm)
     failed = [r.get('msg') for p in data['plays'] for t in p['tasks'] for r in t['hosts'].values() if r.get('failed')]
     assert rc == 0, failed
     for key, value in before.items():
@@ -161,7 +172,7 @@ def test_remove_returns_the_host_to_before_the_first_run(host, playbook):
     assert host.check_output('systemctl show -P ActiveState gobuild.slice') == 'inactive'
     assert not host.file('/sys/fs/cgroup/gobuild.slice').exists
     assert host.run('command -v go').rc != 0, 'no go left on the PATH'
-    rc, stats, _data = playbook('playbooks/remove.yml', limit='go_buildhosts')
+    rc, stats, _data = playbook('playbooks/remove.yml', limit=vm)
     assert rc == 0 and stats['changed'] == 0, 'a second removal changes nothing'
 
 
