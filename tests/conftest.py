@@ -9,6 +9,9 @@ other scenarios. Without xdist the order changes nothing a test relies on: every
 keep their order.
 """
 
+import json
+from pathlib import Path
+
 import pytest
 
 FIRST = ('tests/test_molecule.py::test_molecule_scenario[vm]', 'tests/unit/',
@@ -26,3 +29,36 @@ def _rank(item):
 @pytest.hookimpl(trylast=True)  # after pytest's own reordering by fixture scope, which would undo it
 def pytest_collection_modifyitems(items):
     items.sort(key=_rank)  # stable: within a rank, the order pytest chose stays
+
+
+# The time each group took (each Molecule scenario, each integration module on each platform, the unit
+# and the collection tests), summed over its tests' setup, call and teardown: what docs/benchmarks.md
+# records per scenario. Printed before pytest's summary line and written to .cache/logs/test-times.json.
+_GROUP_SECONDS = {}
+
+
+def _group(report):
+    nodeid = report.nodeid
+    if '@' in nodeid.rsplit('::', 1)[-1]:
+        return nodeid.rsplit('@', 1)[1]
+    path, _, rest = nodeid.partition('::')
+    if path == 'tests/test_molecule.py':
+        return rest
+    return path
+
+
+def pytest_runtest_logreport(report):
+    group = _group(report)
+    _GROUP_SECONDS[group] = _GROUP_SECONDS.get(group, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _GROUP_SECONDS or hasattr(terminalreporter.config, 'workerinput'):
+        return
+    ranked = sorted(_GROUP_SECONDS.items(), key=lambda kv: -kv[1])
+    terminalreporter.write_sep('=', 'time per group (setup + call + teardown, each on one worker)')
+    for group, seconds in ranked:
+        terminalreporter.write_line('%8.1f s  %s' % (seconds, group))
+    logs = Path(__file__).resolve().parents[1] / '.cache' / 'logs'
+    logs.mkdir(parents=True, exist_ok=True)
+    (logs / 'test-times.json').write_text(json.dumps(dict(ranked), indent=1) + '\n')
