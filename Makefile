@@ -89,12 +89,12 @@ collection-test: venv venv-2.17 images mirror
 # --durations: each scenario's and each slow test's time, for docs/benchmarks.md.
 TEST_WORKERS ?= 3
 test: venv venv-2.17 fixtures lint
-	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup --durations=40
+	$(BIN)/pytest tests -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=40
 
 # Every integration module on every supported platform (make test runs them on Debian 12, and the
 # suites that name their platforms on those): about three times the integration suites' time.
 test-platforms: venv fixtures
-	GBH_PLATFORMS=all $(BIN)/pytest tests/integration -n $(TEST_WORKERS) --dist loadgroup --durations=40
+	GBH_PLATFORMS=all $(BIN)/pytest tests/integration -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=40
 
 demo: venv images mirror
 	scripts/demo.sh

@@ -1,6 +1,9 @@
-"""The order pytest-xdist hands out work (`make test`: -n 3 --dist loadgroup).
+"""The order pytest-xdist hands out work (`make test`: -n 3 --dist loadgroup --no-loadscope-reorder).
 
-pytest-xdist gives each worker a first batch of groups in collection order (two each here, with
+Without --no-loadscope-reorder, pytest-xdist sorts the groups by their number of tests, so the
+Molecule scenarios (one test each) came last: in a clean-clone run the vm scenario started 17
+minutes in and ended the run alone. With it, pytest-xdist gives each worker a first batch of groups
+in collection order (two each here, with
 about thirty groups: each Molecule scenario, the collection tests, the unit tests, each integration
 module on each platform), then one group at a time to whichever worker is free. So the longest
 groups come first, each paired with a short one: the vm scenario (QEMU without KVM) with the unit
