@@ -1,15 +1,14 @@
 """The order pytest-xdist hands out work (`make test`: -n 3 --dist loadgroup --no-loadscope-reorder).
 
-Without --no-loadscope-reorder, pytest-xdist sorts the groups by their number of tests, so the
-Molecule scenarios (one test each) came last: in a clean-clone run the vm scenario started 17
-minutes in and ended the run alone. With it, pytest-xdist gives each worker a first batch of groups
-in collection order (two each here, with
-about thirty groups: each Molecule scenario, the collection tests, the unit tests, each integration
-module on each platform), then one group at a time to whichever worker is free. So the longest
-groups come first, each paired with a short one: the vm scenario (QEMU without KVM) with the unit
-tests, the fleet with the collection tests, and the short integration groups fill in around the
-other scenarios. Without xdist the order changes nothing a test relies on: every module's tests
-keep their order.
+The groups (each Molecule scenario, the collection tests, the unit tests, each integration module on
+each platform) go out in collection order, which this hook sets: the vm scenario (QEMU without KVM),
+the unit tests, the fleet, the collection tests, the other scenarios, then the integration groups.
+Each worker gets one group, then another whenever it has two tests or fewer left to run: the vm
+scenario's worker takes the collection tests next, the fleet's a scenario, and the unit tests'
+worker joins as soon as they are done. Without --no-loadscope-reorder, pytest-xdist would sort the
+groups by their number of tests, and the one-test Molecule scenarios would come last: in a
+clean-clone run the vm scenario started 17 minutes in. Without xdist the order changes nothing a
+test relies on: every module's tests keep their order.
 """
 
 import json
