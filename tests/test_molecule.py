@@ -43,7 +43,7 @@ FAILURE_MARKS = ('fatal: [', 'failed: [', 'FAILED ', 'E   ', '_____ test_', 'UNR
 def failure_lines(lines, context=12, limit=400):
     keep = set()
     for i, line in enumerate(lines):
-        if any(mark in line for mark in FAILURE_MARKS):
+        if any(mark in line for mark in FAILURE_MARKS) and 'RETRYING' not in line:
             keep.update(range(max(0, i - 2), min(len(lines), i + context)))
     return [lines[i] for i in sorted(keep)][:limit]
 
