@@ -12,6 +12,7 @@ test relies on: every module's tests keep their order.
 """
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,9 @@ _GROUP_SECONDS = {}
 
 def _group(report):
     nodeid = report.nodeid
-    if '@' in nodeid.rsplit('::', 1)[-1]:
-        return nodeid.rsplit('@', 1)[1]
+    suffix = nodeid.rsplit('@', 1)[1] if '@' in nodeid.rsplit('::', 1)[-1] else ''
+    if suffix and not suffix.endswith(']'):  # pytest-xdist's @group, not an @ inside a parameter
+        return suffix
     path, _, rest = nodeid.partition('::')
     if path == 'tests/test_molecule.py':
         return rest
@@ -55,7 +57,9 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not _GROUP_SECONDS or hasattr(terminalreporter.config, 'workerinput'):
+    # Not in an xdist worker, and not in the testinfra run that Molecule's verify starts inside `make test`.
+    if (not _GROUP_SECONDS or hasattr(terminalreporter.config, 'workerinput')
+            or os.environ.get('MOLECULE_SCENARIO_NAME')):
         return
     ranked = sorted(_GROUP_SECONDS.items(), key=lambda kv: -kv[1])
     terminalreporter.write_sep('=', 'time per group (setup + call + teardown, each on one worker)')
