@@ -45,9 +45,9 @@ def _group(report):
     suffix = nodeid.rsplit('@', 1)[1] if '@' in nodeid.rsplit('::', 1)[-1] else ''
     if suffix and not suffix.endswith(']'):  # pytest-xdist's @group, not an @ inside a parameter
         return suffix
-    path, _, rest = nodeid.partition('::')
+    path = nodeid.split('::', 1)[0]
     if path == 'tests/test_molecule.py':
-        return rest
+        return nodeid[len(path) + 2:]
     return path
 
 
