@@ -222,11 +222,12 @@ def test_next_timer_run_trims_an_overfilled_cache(host):
     assert used <= MAX_BYTES * 0.8 + 16 * 1024 * 1024, used
     assert value(series, 'go_cache_bytes', cache='build', path=BUILD) <= MAX_BYTES
     assert value(series, 'go_cache_cleanup_freed_bytes_total', cache='build', path=BUILD) >= 100 * 1024 * 1024
-    # The timer may have run again since (nothing left to trim then): take the run that cleaned up.
+    # The timer may have run again since (nothing left to trim then): take the run that cleaned up. Under
+    # load the timer can also fire while the filler is still being written, so the trim can span two runs.
     lines = host.check_output('journalctl -u go-cache-health.service -o cat --no-pager | grep "^{"').splitlines()
-    cleanups = [json.loads(line)['caches']['build']['cleanup'] for line in lines]
-    cleanup = [c for c in cleanups if c][-1]
-    assert cleanup['method'] == 'trim' and cleanup['freed_bytes'] >= 100 * 1024 * 1024 and cleanup['reached_low_water']
+    cleanups = [c for c in (json.loads(line)['caches']['build']['cleanup'] for line in lines) if c]
+    assert all(c['method'] == 'trim' for c in cleanups) and cleanups[-1]['reached_low_water'], cleanups
+    assert sum(c['freed_bytes'] for c in cleanups) >= 100 * 1024 * 1024, cleanups
     # Oldest first: the entries of the builds above were newer than the filler, so they survived.
     rebuild = as_user(host, 'builder2', 'cd /srv/hello && go build -x -o /tmp/hello-again . 2>&1')
     assert rebuild.rc == 0 and not COMPILE_STEP.search(rebuild.stdout), rebuild.stdout[-2000:]
