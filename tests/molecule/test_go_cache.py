@@ -226,8 +226,13 @@ def test_next_timer_run_trims_an_overfilled_cache(host):
     # load the timer can also fire while the filler is still being written, so the trim can span two runs.
     lines = host.check_output('journalctl -u go-cache-health.service -o cat --no-pager | grep "^{"').splitlines()
     cleanups = [c for c in (json.loads(line)['caches']['build']['cleanup'] for line in lines) if c]
-    assert all(c['method'] == 'trim' for c in cleanups) and cleanups[-1]['reached_low_water'], cleanups
-    assert sum(c['freed_bytes'] for c in cleanups) >= 100 * 1024 * 1024, cleanups
+    trims = []
+    for cleanup in reversed(cleanups):  # the trailing trims: the ones this test's filler caused
+        if cleanup['method'] != 'trim':
+            break
+        trims.append(cleanup)
+    assert trims and trims[0]['reached_low_water'], cleanups
+    assert sum(c['freed_bytes'] for c in trims) >= 100 * 1024 * 1024, cleanups
     # Oldest first: the entries of the builds above were newer than the filler, so they survived.
     rebuild = as_user(host, 'builder2', 'cd /srv/hello && go build -x -o /tmp/hello-again . 2>&1')
     assert rebuild.rc == 0 and not COMPILE_STEP.search(rebuild.stdout), rebuild.stdout[-2000:]
