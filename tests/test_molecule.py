@@ -1,7 +1,7 @@
 """Run every Molecule scenario (molecule/*/molecule.yml) as one test each.
 
 The full log of each scenario goes to .cache/logs/molecule-<scenario>.log;
-a failure shows its tail.
+a failure shows its failed tasks and verifier errors, then its tail.
 """
 
 import os

@@ -107,11 +107,14 @@ def test_go_env_under_cron(host, expected):
         assert {k: seen[k] for k in expected} == expected, user
 
 
+def runtime_seen(host, context, runtime):
+    out = host.check_output(CONTEXTS[context]('env'))
+    return dict(line.split('=', 1) for line in out.splitlines() if line.split('=', 1)[0] in runtime)
+
+
 def test_runtime_settings_reach_the_process_environment(host, runtime):
     for context in RUNTIME_CONTEXTS:
-        out = host.check_output(CONTEXTS[context]('env'))
-        seen = dict(line.split('=', 1) for line in out.splitlines() if line.split('=', 1)[0] in runtime)
-        assert seen == runtime, context
+        assert runtime_seen(host, context, runtime) == runtime, context
 
 
 def test_runtime_settings_under_cron(host, runtime):
@@ -126,11 +129,6 @@ def test_runtime_settings_under_cron(host, runtime):
         seen = dict(line.split('=', 1) for line in record.content_string.splitlines()
                     if line.split('=', 1)[0] in runtime)
         assert seen == runtime, user
-
-
-def runtime_seen(host, context, runtime):
-    out = host.check_output(CONTEXTS[context]('env'))
-    return dict(line.split('=', 1) for line in out.splitlines() if line.split('=', 1)[0] in runtime)
 
 
 def test_runtime_settings_documented_gaps(host, runtime):
