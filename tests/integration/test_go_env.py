@@ -137,6 +137,10 @@ def test_runtime_layers_come_and_go(target):
 def test_user_overrides_are_reported_then_removed(target):
     target.sh('su - dev -c "go env -w GOPROXY=https://user.example.com GOTOOLCHAIN=auto GOBIN=/home/dev/bin"')
     assert go_env(target, 'GOPROXY', user='dev')['GOPROXY'] == 'https://user.example.com'
+    # The file's mode is the user's umask's: 644 on Debian 12, 664 where pam_umask gives a user with a
+    # group of its own umask 002 (Debian 13, Ubuntu). The role keeps it, whichever it is.
+    made = target.sh('stat -c "%U %a" /home/dev/.config/go/env')
+    assert made.split()[0] == 'dev' and made.split()[1] in ('644', '664'), made
 
     result = target.play({}, playbook=PLAYBOOK)
     assert not result.failed, result.messages()
@@ -152,7 +156,7 @@ def test_user_overrides_are_reported_then_removed(target):
     result = target.play({'go_env_enforce': True}, playbook=PLAYBOOK)
     assert not result.failed, result.messages()
     assert target.sh('cat /home/dev/.config/go/env') == 'GOBIN=/home/dev/bin'
-    assert target.sh('stat -c "%U %a" /home/dev/.config/go/env') == 'dev 644'
+    assert target.sh('stat -c "%U %a" /home/dev/.config/go/env') == made
     assert go_env(target, 'GOPROXY', 'GOTOOLCHAIN', user='dev') == {
         'GOPROXY': 'https://proxy.golang.org,direct', 'GOTOOLCHAIN': 'local'}
     assert target.play({'go_env_enforce': True}, playbook=PLAYBOOK).changed == 0

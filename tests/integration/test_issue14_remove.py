@@ -38,6 +38,8 @@ EXPECTED = {
     '/var/cache/debconf/config.dat-old': 'debconf keeps the previous copy of its database',
     '/var/cache/debconf/templates.dat': 'dpkg rewrites debconf\'s templates on install and purge',
     '/var/cache/debconf/templates.dat-old': 'debconf keeps the previous copy of its templates',
+    '/var/cache/debconf/tmp.ci': 'debconf (Debian 13) keeps the empty directory apt-extracttemplates unpacks '
+                                 'the packages\' config scripts into',
     # shadow's backups of the group files: groupadd, gpasswd and groupdel save the previous version.
     '/etc/group-': 'groupadd/groupdel keep the previous /etc/group as a backup',
     '/etc/gshadow-': 'groupadd/groupdel keep the previous /etc/gshadow as a backup',
