@@ -99,7 +99,7 @@ test-platforms: venv fixtures
 demo: venv images mirror
 	scripts/demo.sh
 
-bench: venv images mirror promtool
+bench: venv venv-2.17 images mirror promtool
 	$(if $(MITOGEN),$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-mitogen.txt,)
 	$(PY) -m scripts.bench $(if $(GANTSIGN_ROLE),--gantsign $(GANTSIGN_ROLE),) $(if $(BASELINE),--baseline $(BASELINE),)
 	$(PY) -m scripts.bench_sysctl

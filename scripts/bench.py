@@ -10,6 +10,15 @@ Each is the median of --runs repetitions on fresh containers. With
 fresh and no-op runs are measured on the same kind of container with the
 same tarball.
 
+With --core-2-17 (the default when .cache/venv-2.17/bin/ansible-playbook
+exists, `make venv-2.17`; --no-core-2-17 skips it) each run also takes a
+fresh container of the same kind for the oldest ansible-core the collection
+supports (meta/runtime.yml): site.yml fresh (the no-op needs a converged
+host), then facts-only, the floor without facts and the site.yml no-op,
+all with that venv's ansible-playbook: the cases *_core217. The results
+say which ansible-core each venv has and whether, and why, 2.17 was
+measured.
+
 With --fleet N (default 12; 0 skips it) it also starts N sshd containers
 (scripts/build-fleet-image.sh, SSH on 127.0.0.1 only, a non-root user
 with sudo and a password, as AWX connects) and measures facts-only, fresh
@@ -17,7 +26,7 @@ and no-op site.yml runs and the floor play for 1 host and for all N, and,
 when the mitogen package is installed, the 1-host no-op with its linear
 strategy. For the SSH no-ops it splits each run's CPU time between the
 controller and the containers (/proc/stat less the containers' cpuacct
-cgroup).
+cgroup), and gives the controller's CPU per host of the N-host no-op.
 
 Writes bench/results/<UTC time>.json and the generated part of
 docs/benchmarks.md.
@@ -28,6 +37,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import tempfile
@@ -40,12 +50,41 @@ from tests.harness import MIRROR, BenchHost, Fleet, cpu_ticks
 ROOT = Path(__file__).resolve().parents[1]
 
 VENV_BIN = ROOT / '.venv' / 'bin'
+# The oldest ansible-core the collection supports (meta/runtime.yml), from `make venv-2.17`.
+VENV_2_17_BIN = ROOT / '.cache' / 'venv-2.17' / 'bin'
+# The suffix of the cases measured with VENV_2_17_BIN.
+CORE_2_17 = '_core217'
 MARK_BEGIN = '<!-- bench:begin -->'
 MARK_END = '<!-- bench:end -->'
 
 
 def sh(*args, **kwargs):
     return subprocess.run(args, check=True, capture_output=True, text=True, **kwargs).stdout
+
+
+def parse_core_version(text):
+    """The ansible-core version in `ansible-playbook --version`'s output ("ansible-playbook [core 2.17.14]")."""
+    match = re.search(r'\[core ([^\]\s]+)\]', text)
+    if not match:
+        raise ValueError('no ansible-core version in %r' % text[:200])
+    return match.group(1)
+
+
+def core_version(bin_dir):
+    return parse_core_version(sh(str(bin_dir / 'ansible-playbook'), '--version', cwd=ROOT))
+
+
+def core_2_17_choice(requested, exists):
+    """(measure the 2.17 cases?, why), from --core-2-17/--no-core-2-17 (None: neither given) and whether
+    .cache/venv-2.17/bin/ansible-playbook exists."""
+    venv = VENV_2_17_BIN.parent.relative_to(ROOT)
+    if requested is None:
+        if exists:
+            return True, 'default: %s exists' % venv
+        return False, 'default: no %s (`make venv-2.17` builds it)' % venv
+    if requested and not exists:
+        raise SystemExit('--core-2-17: no %s; run `make venv-2.17`' % (VENV_2_17_BIN / 'ansible-playbook'))
+    return requested, '--core-2-17' if requested else '--no-core-2-17'
 
 
 def mitogen_strategy_path():
@@ -67,15 +106,17 @@ def cpu_seconds():
     return busy, containers
 
 
-def timed_play(host, playbook, extra_vars, *, roles_path=None, inventory=None, env_extra=None, cpu=None, tree=ROOT):
+def timed_play(host, playbook, extra_vars, *, roles_path=None, inventory=None, env_extra=None, cpu=None, tree=ROOT,
+               bin_dir=VENV_BIN):
     """Wall seconds of one ansible-playbook run; with cpu (a list), also appends the run's CPU seconds
     split into the controller's (everything outside the containers) and the hosts' (the containers).
-    tree: the checkout whose ansible.cfg the run uses (another revision's with --baseline)."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(tree / 'ansible.cfg'), PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
+    tree: the checkout whose ansible.cfg the run uses (another revision's with --baseline).
+    bin_dir: the venv whose ansible-playbook runs (VENV_2_17_BIN for the *_core217 cases)."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(tree / 'ansible.cfg'), PATH='%s:%s' % (bin_dir, os.environ['PATH']))
     if roles_path:
         env['ANSIBLE_ROLES_PATH'] = roles_path
     env.update(env_extra or {})
-    command = [str(VENV_BIN / 'ansible-playbook'), '-i', str(inventory or host.inventory), '-e',
+    command = [str(bin_dir / 'ansible-playbook'), '-i', str(inventory or host.inventory), '-e',
                json.dumps(extra_vars), str(playbook)]
     cpu_before = cpu_seconds()
     start = time.perf_counter()
@@ -165,7 +206,7 @@ def measure_fleet(size, workdir, our_vars, facts_play, floor):
     return cases
 
 
-def measure(runs, workdir, gantsign, fleet_size, baseline=None):
+def measure(runs, workdir, gantsign, fleet_size, baseline=None, *, core_2_17=False):
     index = json.loads((MIRROR / 'index.json').read_text())
     newest = index[0]
     version = newest['version'][2:]
@@ -185,6 +226,8 @@ def measure(runs, workdir, gantsign, fleet_size, baseline=None):
     toolchain = ROOT / 'playbooks' / 'go_toolchain.yml'
     if baseline:
         cases.update(baseline_site_fresh=[], baseline_site_noop=[])
+    if core_2_17:
+        cases.update({name + CORE_2_17: [] for name in ('facts_only', 'floor_no_facts', 'site_fresh', 'site_noop')})
     if gantsign:
         cases.update(gantsign_fresh=[], gantsign_noop=[])
         gantsign_play = Path(workdir) / 'gantsign.yml'
@@ -210,6 +253,20 @@ def measure(runs, workdir, gantsign, fleet_size, baseline=None):
             cases['site_noop'].append(timed_play(host, ROOT / 'site.yml', our_vars))
         finally:
             host.remove()
+        if core_2_17:
+            # The oldest ansible-core the collection supports, on a fresh host of the same kind in the same
+            # run: site.yml converges it, then facts-only, the floor without facts and the no-op.
+            host = BenchHost(workdir, with_mirror=True)
+            try:
+                cases['site_fresh' + CORE_2_17].append(
+                    timed_play(host, ROOT / 'site.yml', our_vars, bin_dir=VENV_2_17_BIN))
+                cases['facts_only' + CORE_2_17].append(timed_play(host, facts_play, {}, bin_dir=VENV_2_17_BIN))
+                cases['floor_no_facts' + CORE_2_17].append(
+                    timed_play(host, floor_no_facts, {}, bin_dir=VENV_2_17_BIN))
+                cases['site_noop' + CORE_2_17].append(
+                    timed_play(host, ROOT / 'site.yml', our_vars, bin_dir=VENV_2_17_BIN))
+            finally:
+                host.remove()
         if baseline:
             # The same play from the baseline revision, on a host of its own, in the same run.
             host = BenchHost(workdir, with_mirror=True)
@@ -243,6 +300,12 @@ def ratios(cases):
            'floor_no_facts_over_facts_only': ratio('floor_no_facts', 'facts_only')}
     fleet = [k for k in cases if k.startswith('ssh_site_noop_') and k[len('ssh_site_noop_'):].isdigit()
              and k != 'ssh_site_noop_1']
+    if 'site_noop' + CORE_2_17 in cases:
+        out['site_noop_over_facts_only' + CORE_2_17] = ratio('site_noop' + CORE_2_17, 'facts_only' + CORE_2_17)
+        out['floor_no_facts_over_facts_only' + CORE_2_17] = ratio('floor_no_facts' + CORE_2_17,
+                                                                   'facts_only' + CORE_2_17)
+        out['site_noop_core217_over_site_noop'] = ratio('site_noop' + CORE_2_17, 'site_noop')
+        out['facts_only_core217_over_facts_only'] = ratio('facts_only' + CORE_2_17, 'facts_only')
     if 'baseline_site_noop' in cases:
         out['site_noop_over_baseline_site_noop'] = ratio('site_noop', 'baseline_site_noop')
         out['site_fresh_over_baseline_site_fresh'] = ratio('site_fresh', 'baseline_site_fresh')
@@ -264,23 +327,73 @@ def ratios(cases):
     return out
 
 
-def write_docs(result):
-    doc = ROOT / 'docs' / 'benchmarks.md'
-    text = doc.read_text()
+def cpu_figures(cpu_runs, cases, fleet_size, cpus):
+    """(result['cpu']: each SSH no-op's median CPU split, the ratios drawn from it) from CPU's runs."""
+    cpu = {case: {'controller_s': statistics.median(r['controller_s'] for r in runs),
+                  'hosts_s': statistics.median(r['hosts_s'] for r in runs), 'runs': runs}
+           for case, runs in cpu_runs.items() if runs}
+    out = {}
+    fleet = 'ssh_site_noop_%d' % fleet_size
+    if fleet_size and fleet in cpu:
+        # The fleet no-op's controller CPU per host: issue 19's figure (at most 0.8 s).
+        out['ssh_fleet_controller_cpu_per_host_s'] = round(cpu[fleet]['controller_s'] / fleet_size, 2)
+        if 'ssh_site_noop_1' in cases:
+            # The fleet no-op's controller CPU spread over every core, against the single-host no-op:
+            # the fleet/1-host ratio the controller alone allows when the hosts have CPUs of their own.
+            out['ssh_fleet_controller_cpu_per_core_over_single_noop'] = round(
+                cpu[fleet]['controller_s'] / cpus / cases['ssh_site_noop_1']['median_s'], 2)
+    return cpu, out
+
+
+def core_sentence(result):
+    """The header's words on the ansible-core versions measured ('' for results from before they were recorded)."""
+    versions = result.get('ansible_core')
+    if not versions:
+        return ''
+    words = 'ansible-core %s from `.venv`' % versions['.venv']
+    choice = result.get('core_2_17', {})
+    if '.cache/venv-2.17' in versions:
+        words += ' and, for the `*%s` cases, ansible-core %s from `.cache/venv-2.17` (%s)' % (
+            CORE_2_17, versions['.cache/venv-2.17'], choice.get('why', ''))
+    else:
+        words += '; ansible-core 2.17 not measured (%s)' % choice.get('why', '')
+    return words + ', '
+
+
+def minor(version):
+    return '.'.join(version.split('.')[:2])
+
+
+def render_block(result):
+    """The generated part of docs/benchmarks.md, its markers included."""
     cases, r = result['cases'], result['ratios']
     lines = [MARK_BEGIN,
-             '_Generated by `make bench` on %s (%s, %d CPUs, Go %s from the local mirror, %d runs per case, '
+             '_Generated by `make bench` on %s (%s, %d CPUs, Go %s from the local mirror, %s%d runs per case, '
              'median shown). Raw figures: `%s`._' % (result['date'], result['machine'], result['cpus'],
-                                                      result['go_version'], result['runs'], result['file']),
+                                                      result['go_version'], core_sentence(result), result['runs'],
+                                                      result['file']),
              '', '| case | median wall time | runs |', '| --- | --- | --- |']
     for name, case in cases.items():
         lines.append('| %s | %.2f s | %s |' % (name, case['median_s'], ', '.join('%.2f' % x for x in case['runs_s'])))
+    versions = result.get('ansible_core', {})
+    main_core = ', ansible-core %s' % minor(versions['.venv']) if '.venv' in versions else ''
+    new_core, old_core = minor(versions.get('.venv', '2.19')), minor(versions.get('.cache/venv-2.17', '2.17'))
     lines += ['', '| ratio | value | target |', '| --- | --- | --- |',
               '| go_toolchain no-op / facts-only | %.2f | at most 1.5 |' % r['toolchain_noop_over_facts_only'],
               '| go_env no-op / facts-only | %.2f | one module call |' % r['go_env_noop_over_facts_only'],
-              '| site.yml no-op / facts-only | %.2f | at most 2.0 |' % r['site_noop_over_facts_only'],
-              '| floor: five module calls after the min facts / facts-only | %.2f | |' % r['floor_over_facts_only'],
+              '| site.yml no-op / facts-only%s | %.2f | at most 2.0 |' % (main_core, r['site_noop_over_facts_only'])]
+    if 'site_noop_over_facts_only' + CORE_2_17 in r:
+        lines += ['| site.yml no-op / facts-only, ansible-core %s | %.2f | at most 2.0 |'
+                  % (old_core, r['site_noop_over_facts_only' + CORE_2_17]),
+                  '| site.yml no-op, ansible-core %s / the same on %s | %.2f | |'
+                  % (old_core, new_core, r['site_noop_core217_over_site_noop']),
+                  '| facts-only, ansible-core %s / the same on %s | %.2f | |'
+                  % (old_core, new_core, r['facts_only_core217_over_facts_only'])]
+    lines += ['| floor: five module calls after the min facts / facts-only | %.2f | |' % r['floor_over_facts_only'],
               '| floor: five module calls, no facts / facts-only | %.2f | |' % r['floor_no_facts_over_facts_only']]
+    if 'floor_no_facts_over_facts_only' + CORE_2_17 in r:
+        lines.append('| floor: five module calls, no facts / facts-only, ansible-core %s | %.2f | |'
+                     % (old_core, r['floor_no_facts_over_facts_only' + CORE_2_17]))
     for key, label, target in (('ssh_site_noop_over_facts_only', 'SSH: site.yml no-op / facts-only, 1 host',
                                 'at most 2.0'),
                                ('ssh_floor_over_facts_only',
@@ -295,6 +408,9 @@ def write_docs(result):
                                 'SSH: site.yml no-op with mitogen / facts-only without it, 1 host', '')):
         if key in r:
             lines.append('| %s | %.2f | %s |' % (label, r[key], target))
+    if 'ssh_fleet_controller_cpu_per_host_s' in r:
+        lines.append('| controller CPU per host, %d-host SSH no-op | %.2f s | at most 0.8 s |'
+                     % (result['fleet'], r['ssh_fleet_controller_cpu_per_host_s']))
     if 'site_noop_over_baseline_site_noop' in r:
         lines.append('| site.yml no-op / the same at %s (--baseline, same run) | %.2f | at most 1.0 |'
                      % (result['baseline'], r['site_noop_over_baseline_site_noop']))
@@ -318,9 +434,14 @@ def write_docs(result):
                       'controller\'s work stays on the controller.'
                       % (result['cpus'], r['ssh_fleet_controller_cpu_per_core_over_single_noop'])]
     lines.append(MARK_END)
-    before, _, rest = text.partition(MARK_BEGIN)
+    return '\n'.join(lines)
+
+
+def write_docs(result):
+    doc = ROOT / 'docs' / 'benchmarks.md'
+    before, _, rest = doc.read_text().partition(MARK_BEGIN)
     _, _, after = rest.partition(MARK_END)
-    doc.write_text(before + '\n'.join(lines) + after)
+    doc.write_text(before + render_block(result) + after)
 
 
 def main():
@@ -331,14 +452,23 @@ def main():
                         help='path of a gantsign.golang role checkout to compare against')
     parser.add_argument('--baseline', default=os.environ.get('BASELINE', ''),
                         help='a git revision whose site.yml is measured in the same run (before/after a change)')
+    parser.add_argument('--core-2-17', action=argparse.BooleanOptionalAction, default=None,
+                        help='also measure facts-only, the floor without facts and site.yml fresh and no-op with '
+                        '.cache/venv-2.17 (ansible-core 2.17, `make venv-2.17`); default: on when it exists')
     args = parser.parse_args()
+    core_2_17, why = core_2_17_choice(args.core_2_17, (VENV_2_17_BIN / 'ansible-playbook').exists())
+    versions = {'.venv': core_version(VENV_BIN)}
+    if core_2_17:
+        versions['.cache/venv-2.17'] = core_version(VENV_2_17_BIN)
+    print('ansible-core %s (.venv); the ansible-core 2.17 cases: %s (%s)'
+          % (versions['.venv'], 'on, %s' % versions['.cache/venv-2.17'] if core_2_17 else 'off', why), flush=True)
     with tempfile.TemporaryDirectory() as workdir:
         baseline = None
         if args.baseline:
             baseline = Path(workdir) / 'baseline'
             sh('git', '-C', str(ROOT), 'worktree', 'add', '--detach', str(baseline), args.baseline)
         try:
-            version, cases = measure(args.runs, workdir, args.gantsign, args.fleet, baseline)
+            version, cases = measure(args.runs, workdir, args.gantsign, args.fleet, baseline, core_2_17=core_2_17)
         finally:
             if baseline:
                 sh('git', '-C', str(ROOT), 'worktree', 'remove', '--force', str(baseline))
@@ -346,20 +476,14 @@ def main():
     name = 'bench/results/%s.json' % now.strftime('%Y%m%dT%H%M%SZ')
     result = {'date': now.strftime('%Y-%m-%d %H:%M UTC'), 'machine': platform.machine(), 'cpus': os.cpu_count(),
               'go_version': version, 'runs': args.runs, 'file': name, 'cases': cases, 'ratios': ratios(cases),
+              'fleet': args.fleet, 'ansible_core': versions, 'core_2_17': {'measured': core_2_17, 'why': why},
               'command': 'make bench' + (' GANTSIGN_ROLE=...' if args.gantsign else '')
               + (' BASELINE=%s' % args.baseline if args.baseline else '')}
     if args.baseline:
         result['baseline'] = sh('git', '-C', str(ROOT), 'rev-parse', '--short', args.baseline).strip()
     if CPU:
-        result['cpu'] = {case: {'controller_s': statistics.median(r['controller_s'] for r in runs),
-                                'hosts_s': statistics.median(r['hosts_s'] for r in runs), 'runs': runs}
-                         for case, runs in CPU.items() if runs}
-        fleet = 'ssh_site_noop_%d' % args.fleet
-        if fleet in result['cpu']:
-            # The fleet no-op's controller CPU spread over every core, against the single-host no-op:
-            # the fleet/1-host ratio the controller alone allows when the hosts have CPUs of their own.
-            result['ratios']['ssh_fleet_controller_cpu_per_core_over_single_noop'] = round(
-                result['cpu'][fleet]['controller_s'] / os.cpu_count() / cases['ssh_site_noop_1']['median_s'], 2)
+        result['cpu'], cpu_ratios = cpu_figures(CPU, cases, args.fleet, os.cpu_count())
+        result['ratios'].update(cpu_ratios)
     (ROOT / 'bench/results').mkdir(parents=True, exist_ok=True)
     (ROOT / name).write_text(json.dumps(result, indent=2) + '\n')
     write_docs(result)
