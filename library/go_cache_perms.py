@@ -127,6 +127,16 @@ options:
     type: list
     elements: str
     default: []
+  bundle:
+    description:
+      - Files and units to put in place after the caches, in the same call, with the options of
+        M(go_buildhost.buildhost.file_bundle) (I(files), I(directory_mode), I(services), I(unit_dirs)),
+        checked as strictly, and checked before anything changes. A converged host then costs one module call.
+      - The bundle is left for a later M(go_buildhost.buildhost.file_bundle) task, and C(bundle_pending) is
+        returned true, when outside check mode some of I(packages) are missing (the units they ship are not
+        there yet), or when this call created the group or a cache or added members (the role's local fact,
+        among the files, records those and is rendered again from this call's result).
+    type: dict
 attributes:
   check_mode:
     description: Can run in check mode and report what it would change, without changing the target.
@@ -135,7 +145,9 @@ attributes:
   diff_mode:
     description: Reports what changed in the target's state when run with C(--diff).
     support: full
-    details: Per cache, the problems found before and after, and the members of the group.
+    details: >-
+      Per cache, the problems found before and after, and the members of the group; with I(bundle), one diff per
+      changed file.
 extends_documentation_fragment:
   - go_buildhost.buildhost.host_lock
 '''
@@ -236,6 +248,16 @@ actions:
   returned: always
   type: list
   elements: str
+bundle:
+  description:
+    - The result of I(bundle) when this call put it in place, as M(go_buildhost.buildhost.file_bundle) returns it
+      (C(files), C(changed_paths), C(created), C(daemon_reloaded), C(service_actions), C(changed)).
+  returned: when I(bundle) was given and not left pending
+  type: dict
+bundle_pending:
+  description: Whether I(bundle) was given but left for a later file_bundle task (see I(bundle)).
+  returned: always
+  type: bool
 '''
 
 import grp
@@ -245,7 +267,9 @@ import stat
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils import file_bundle
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_cache_rules import (
     cache_errors, cache_path_error, name_errors,
 )
@@ -417,12 +441,25 @@ def main():
             recurse=dict(type='bool', default=True),
             examples=dict(type='int', default=10),
             packages=dict(type='list', elements='str', default=[]),
+            bundle=dict(type='dict'),
             **lock_argument_spec(),
         ),
         supports_check_mode=True,
     )
+    bundle = bundle_params(module)
     with host_lock(module, 'go_cache_perms %s' % ' '.join(c['path'] for c in module.params['caches'])):
-        run(module)
+        run(module, bundle)
+
+
+def bundle_params(module):
+    """(params, directory_mode) of the bundle option, checked as file_bundle checks its own; or None."""
+    if module.params['bundle'] is None:
+        return None
+    checked = ArgumentSpecValidator(file_bundle.argument_spec()).validate(module.params['bundle'])
+    if checked.error_messages:
+        module.fail_json(msg='bundle: %s' % '; '.join(checked.error_messages))
+    params = checked.validated_parameters
+    return params, file_bundle.check_params(module, params)
 
 
 def missing_packages(module):
@@ -510,7 +547,7 @@ def stale_services(module, gid, added, actions):
     return stale, restartable
 
 
-def run(module):
+def run(module, bundle=None):
     params = module.params
     guard(module)
     check_members(module)
@@ -548,8 +585,9 @@ def run(module):
     stale, restarted = stale_services(module, gid, to_add, actions)
     changed = group_created or bool(to_add) or bool(restarted) or any(
         r['created'] or r['wrong'] > r['skipped'] for r in results)
+    missing = missing_packages(module)
     out = dict(changed=changed, caches=results, group_created=group_created, members_added=to_add, actions=actions,
-               missing_packages=missing_packages(module), stale_members=stale, restarted=restarted)
+               missing_packages=missing, stale_members=stale, restarted=restarted, bundle_pending=False)
     if module._diff and changed:
         before = ''.join(summary(r) for r in results)
         after = ''.join('%s (%s cache): every entry right\n' % (r['path'], r['kind']) for r in results)
@@ -563,6 +601,17 @@ def run(module):
     if failures:
         module.fail_json(msg='Some entries are still wrong after the repair: %s. Check the filesystem (ACL '
                              'support, read-only mounts, immutable attributes).' % '; '.join(failures[:10]), **out)
+    if bundle is not None:
+        created = group_created or bool(to_add) or any(r['created'] for r in results)
+        if created or (missing and not module.check_mode):
+            out['bundle_pending'] = True
+        else:
+            done = file_bundle.apply(module, *bundle)
+            diffs = done.pop('diff', [])
+            out['bundle'] = done
+            out['changed'] = out['changed'] or done['changed']
+            if diffs:
+                out['diff'] = ([out['diff']] if 'diff' in out else []) + diffs
     module.exit_json(**out)
 
 

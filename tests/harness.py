@@ -231,3 +231,11 @@ class PlayResult:
             if name.startswith(prefix):
                 return result
         raise KeyError('%s not among %s' % (prefix, sorted(self.tasks)))
+
+    def go_cache_bundle(self):
+        """The result of go_cache's health check files and units: go_cache_perms' own call puts them in
+        place on a converged host (its bundle), the file_bundle task after it when that call left them."""
+        separate = self.result('Ensure the health check')
+        if not separate.get('skipped'):
+            return separate
+        return self.result('Ensure the caches are 2770')['bundle']

@@ -122,13 +122,13 @@ def test_drift_is_repaired_then_reported_healthy(target):
 def test_health_check_off_stops_and_disables_the_timer_then_on_again(target):
     off = target.play(dict(BASE, go_cache_health_enabled=False), playbook=PLAYBOOK)
     assert not off.failed, off.messages()
-    step = off.result('Ensure the health check')
+    step = off.go_cache_bundle()
     assert step['service_actions'] == ['disable go-cache-health.timer', 'stop go-cache-health.timer'], step
     assert target.sh('systemctl is-active go-cache-health.timer || true') == 'inactive'
     assert target.sh('systemctl is-enabled go-cache-health.timer || true') == 'disabled'
     assert target.play(dict(BASE, go_cache_health_enabled=False), playbook=PLAYBOOK).changed == 0
     on = target.play(BASE, playbook=PLAYBOOK)
-    assert on.result('Ensure the health check')['service_actions'] == ['enable go-cache-health.timer',
+    assert on.go_cache_bundle()['service_actions'] == ['enable go-cache-health.timer',
                                                                         'start go-cache-health.timer']
     assert target.sh('systemctl is-active go-cache-health.timer') == 'active'
     assert target.sh('systemctl is-enabled go-cache-health.timer') == 'enabled'
@@ -136,7 +136,7 @@ def test_health_check_off_stops_and_disables_the_timer_then_on_again(target):
 
 def test_a_changed_timer_unit_is_reloaded_and_restarted(target):
     result = target.play(dict(BASE, go_cache_health_on_calendar='*:0/10'), playbook=PLAYBOOK)
-    step = result.result('Ensure the health check')
+    step = result.go_cache_bundle()
     assert '/etc/systemd/system/go-cache-health.timer' in step['changed_paths']
     assert step['daemon_reloaded'] is True and step['service_actions'] == ['restart go-cache-health.timer']
     assert target.sh('systemctl show -p TimersCalendar --value go-cache-health.timer').count('*-*-* *:00/10:00') == 1

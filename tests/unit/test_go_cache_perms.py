@@ -268,3 +268,57 @@ def test_setuid_files_and_strangers_files_are_never_made_group_writable(env):
     examples = ' '.join(build['examples'])
     assert 'ab/tool: not_group_writable, member_cannot_write (left alone: setuid or setgid)' in examples
     assert '(left alone: owned by uid 65534, not a member)' in examples
+
+
+# The bundle option: go_cache's health check files in the same call once the caches are right.
+
+def bundle(tmp_path, text='v1\n'):
+    return dict(files=[dict(path=str(tmp_path / 'etc/go-cache/health.json'), content=text, mode='0640')])
+
+
+def test_a_bundle_waits_while_the_call_creates_the_caches(env, tmp_path):
+    first = env.run(bundle=bundle(tmp_path))
+    assert [c['created'] for c in first['caches']] == [True, True]
+    assert first['bundle_pending'] is True and 'bundle' not in first
+    assert not (tmp_path / 'etc/go-cache/health.json').exists()
+
+
+def test_a_bundle_is_put_in_place_by_the_same_call_once_the_caches_are_right(env, tmp_path):
+    env.run()
+    written = env.run(bundle=bundle(tmp_path), diff=True)
+    assert written['bundle_pending'] is False and written['changed'] is True
+    assert written['bundle']['changed_paths'] == [str(tmp_path / 'etc/go-cache/health.json')]
+    assert (tmp_path / 'etc/go-cache/health.json').read_text() == 'v1\n'
+    assert oct(os.stat(tmp_path / 'etc/go-cache/health.json').st_mode & 0o7777) == '0o640'
+    assert [d['after'] for d in written['diff']] == ['v1\n']  # the caches had nothing to report
+    again = env.run(bundle=bundle(tmp_path))
+    assert again['changed'] is False and again['bundle']['changed'] is False
+
+
+def test_a_bundle_in_check_mode_reports_without_writing(env, tmp_path):
+    env.run()
+    checked = env.run(bundle=bundle(tmp_path), check=True)
+    assert checked['changed'] is True and checked['bundle']['created'] == [str(tmp_path / 'etc/go-cache/health.json')]
+    assert not (tmp_path / 'etc/go-cache/health.json').exists()
+
+
+def test_a_bundle_waits_for_missing_packages_but_not_in_check_mode(env, tmp_path):
+    env.run()
+    waiting = env.run(bundle=bundle(tmp_path), packages=['go-buildhost-no-such-package'])
+    assert waiting['bundle_pending'] is True and not (tmp_path / 'etc/go-cache/health.json').exists()
+    checked = env.run(bundle=bundle(tmp_path), packages=['go-buildhost-no-such-package'], check=True)
+    assert checked['bundle_pending'] is False and checked['bundle']['changed'] is True
+
+
+@pytest.mark.parametrize('broken, message', [
+    (dict(files=[dict(path='/tmp/x', mode='0644')], services=[dict(name='go-cache-health')]),
+     "services: 'go-cache-health' is not a unit name with its suffix"),
+    (dict(files=[dict(path='/tmp/x', content='', mode='0644')], directory_mode='rwx'),
+     'directory_mode must be an octal mode'),
+    (dict(files=[dict(content='')]), 'bundle: missing required arguments: path'),
+])
+def test_a_bad_bundle_is_refused_before_anything_changes(env, broken, message):
+    with pytest.raises(ModuleFail) as failed:
+        env.run(bundle=broken)
+    assert message in failed.value.result['msg'], failed.value.result['msg']
+    assert not env.build.exists() and not env.mod.exists()
