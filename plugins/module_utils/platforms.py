@@ -103,3 +103,7 @@ def platform_errors(facts):
     return ['%s is not a supported platform: go-buildhost supports %s, the releases its tests run on. Run it on '
             'one of those, or leave this host out of the play (the go_buildhosts group of site.yml); go-buildhost '
             'changed nothing on it.' % (describe(facts), supported)]
+
+
+# The options of the platform_check action (plugins/action/platform_check.py), which roles/common runs.
+CHECK_ARGUMENT_SPEC = {'gather_subset': {'type': 'list', 'elements': 'str', 'default': ['min']}}

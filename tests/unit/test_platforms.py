@@ -12,13 +12,10 @@ import sys
 
 import pytest
 import yaml
-from ansible.parsing.dataloader import DataLoader
-from ansible.template import Templar
 from ansible_collections.go_buildhost.buildhost.plugins.filter.platforms import FilterModule, platform_errors
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils import platforms
 
 from .conftest import ROOT
-from .role_vars import trust_as_template
 
 SUPPORTED = 'go-buildhost supports Debian 12, 13 and Ubuntu 22.04, 24.04'
 ROLES = ['go_toolchain', 'go_env', 'sysctl_tuning', 'build_cgroups', 'go_cache']
@@ -144,66 +141,75 @@ def test_a_version_ansible_could_not_read_shows_the_release():
     assert platform_errors(facts('Rocky', 'NA', major='NA')) == refusal('Rocky of unknown version')
 
 
-# roles/common: one task, the filter, before anything else of any role.
+# roles/common: one task, the platform_check action, before anything else of any role.
 
 def common_tasks():
     return yaml.safe_load((ROOT / 'roles/common/tasks/main.yml').read_text())
 
 
-def test_common_reads_missing_facts_then_fails_through_the_filter():
+def test_common_is_one_task_the_platform_check():
+    """One controller-side task per play; it reads the min facts itself when the play has none."""
     tasks = common_tasks()
-    assert len(tasks) == 2
-    gather = tasks[0]
-    assert gather['ansible.builtin.setup'] == {'gather_subset': ['min']}
-    assert gather['when'] == 'ansible_facts.distribution is not defined'
-    assert gather['tags'] == ['always']
-    task = tasks[1]
+    assert len(tasks) == 1
+    task = tasks[0]
     assert task['name'] == CHECK
-    assert set(task) == {'name', 'ansible.builtin.fail', 'when', 'tags'}
-    assert 'go_buildhost.buildhost.platform_errors' in task['ansible.builtin.fail']['msg']
-    assert 'go_buildhost.buildhost.platform_errors' in task['when']
+    assert set(task) == {'name', 'go_buildhost.buildhost.platform_check', 'tags'}
     # Like the roles' argument spec checks: a run limited to some tags is checked too.
     assert task['tags'] == ['always']
 
 
-def run_check(host_facts):
-    """(when, msg) of common's task as Ansible templates them for a host with these facts."""
-    task = common_tasks()[-1]
-    templar = Templar(loader=DataLoader(), variables={'ansible_facts': host_facts})
-    when = templar.template(trust_as_template('{{ %s }}' % task['when']))
-    return when, templar.template(trust_as_template(task['ansible.builtin.fail']['msg']))
+@pytest.fixture(scope='module')
+def checked(tmp_path_factory):
+    """{case: common's result} for every case below, from one ansible-playbook run: a play per faked host."""
+    cases = dict(HOSTS)
+    cases.update((name, host_facts) for name, (host_facts, _shown) in REFUSED.items())
+    cases['no_facts'] = None
+    tmp_path = tmp_path_factory.mktemp('common')
+    # One play (a play whose every host failed would end the run): each host's faked facts from its
+    # host var, made ansible_facts by a cacheable set_fact, one fact per loop item.
+    plays = [{'name': 'Probe', 'hosts': 'all', 'gather_facts': False, 'pre_tasks': [{
+        'name': 'Fake the facts', 'ansible.builtin.set_fact': {'{{ item.key }}': '{{ item.value }}', 'cacheable': True},
+        'loop': "{{ fake | default({}) | dict2items }}"}],
+        'roles': [{'role': 'go_buildhost.buildhost.common'}]}]
+    report = run_playbook(tmp_path, plays, {name: {'fake': host_facts} if host_facts else {}
+                                            for name, host_facts in cases.items()})
+    return {host: outcome(report['plays'][0]['tasks'], CHECK, host) for host in cases}
 
 
 @pytest.mark.parametrize('host', sorted(HOSTS))
-def test_common_lets_the_supported_platforms_through(host):
-    assert run_check(HOSTS[host])[0] is False
+def test_common_lets_the_supported_platforms_through(checked, host):
+    result = checked[host]
+    assert not result.get('failed') and not result.get('unreachable'), result
+    assert result['msg'] == '%s %s is supported' % (HOSTS[host]['distribution'], HOSTS[host]['distribution_version'])
+    assert 'gathered' not in result, 'the facts were there: the host is not asked'
 
 
 @pytest.mark.parametrize('host', sorted(REFUSED))
-def test_common_fails_with_the_message(host):
-    host_facts, name = REFUSED[host]
-    assert run_check(host_facts) == (True, refusal(name)[0])
+def test_common_fails_with_the_message(checked, host):
+    result = checked[host]
+    assert result.get('failed') is True and result['msg'] == refusal(REFUSED[host][1])[0]
 
 
-def test_common_fails_without_facts():
-    assert run_check({}) == (True, unknown('distribution', 'distribution_version', 'distribution_major_version')[0])
+def test_common_reads_the_facts_when_the_play_has_none(checked):
+    """Here that is the first contact with a host no connection reaches: unreachable, not refused."""
+    assert checked['no_facts'].get('unreachable') is True, checked['no_facts']
+
+
+def test_the_check_without_facts_names_them():
+    assert platform_errors({}) == unknown('distribution', 'distribution_version', 'distribution_major_version')
 
 
 # The roles as ansible-playbook runs them, against a host no connection reaches.
 
-def play(tmp_path, role, host_facts=None, *args):
-    """The JSON callback's report of a play of one role on a host with faked facts (none: not gathered)."""
+def run_playbook(tmp_path, plays, hosts, *args):
+    """The JSON callback's report of these plays, against hosts no connection reaches (hosts: their names,
+    or {name: host vars})."""
     inventory = tmp_path / 'hosts.yml'
-    inventory.write_text(yaml.safe_dump({'all': {'hosts': {'target': {
-        # Nothing listens on port 1: a task that reached the host would report it unreachable.
-        'ansible_connection': 'ssh', 'ansible_host': '127.0.0.1', 'ansible_port': 1}}}}))
-    pre_tasks = []
-    if host_facts is not None:
-        # cacheable set_fact puts them into ansible_facts, as setup would.
-        pre_tasks = [{'name': 'Fake the facts', 'ansible.builtin.set_fact': dict(host_facts, cacheable=True)}]
+    # Nothing listens on port 1: a task that reached the host would report it unreachable.
+    inventory.write_text(yaml.safe_dump({'all': {'hosts': {host: dict(
+        (hosts[host] if isinstance(hosts, dict) else {}),
+        ansible_connection='ssh', ansible_host='127.0.0.1', ansible_port=1) for host in hosts}}}))
     playbook = tmp_path / 'play.yml'
-    plays = [{'name': 'Probe', 'hosts': 'all', 'gather_facts': False, 'pre_tasks': pre_tasks,
-              'roles': [{'role': 'go_buildhost.buildhost.' + role}]}]
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if k != 'ANSIBLE_INVENTORY'}
     env.update(ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), ANSIBLE_COLLECTIONS_PATH=str(ROOT / 'collections'),
@@ -211,14 +217,25 @@ def play(tmp_path, role, host_facts=None, *args):
     proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inventory),
                            str(playbook), *args], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120, check=False)
-    report = json.loads(proc.stdout[proc.stdout.index('{'):])
+    return json.loads(proc.stdout[proc.stdout.index('{'):])
+
+
+def play(tmp_path, role, host_facts=None, *args):
+    """The JSON callback's report of a play of one role on a host with faked facts (none: not gathered)."""
+    pre_tasks = []
+    if host_facts is not None:
+        # cacheable set_fact puts them into ansible_facts, as setup would.
+        pre_tasks = [{'name': 'Fake the facts', 'ansible.builtin.set_fact': dict(host_facts, cacheable=True)}]
+    plays = [{'name': 'Probe', 'hosts': 'all', 'gather_facts': False, 'pre_tasks': pre_tasks,
+              'roles': [{'role': 'go_buildhost.buildhost.' + role}]}]
+    report = run_playbook(tmp_path, plays, ['target'], *args)
     return report['plays'][0]['tasks'], report['stats']['target']
 
 
-def outcome(tasks, name):
+def outcome(tasks, name, host='target'):
     for task in tasks:
         if task['task']['name'].split(' : ', 1)[-1] == name:
-            return task['hosts']['target']
+            return task['hosts'][host]
     raise AssertionError('%s did not run: %s' % (name, [t['task']['name'] for t in tasks]))
 
 
@@ -234,13 +251,13 @@ def test_every_role_refuses_rocky_9_before_anything_changes(tmp_path, role):
 def test_a_role_run_without_facts_gathers_them_before_the_check(tmp_path):
     """common reads the min facts itself: here that is the first contact, and the host is unreachable."""
     tasks, stats = play(tmp_path, 'go_toolchain', None, '--check')
-    assert tasks[-1]['task']['name'].endswith("Read the host's platform when the play has no facts of it")
+    assert tasks[-1]['task']['name'].endswith(CHECK)
     assert (stats['failures'], stats['changed'], stats['unreachable']) == (0, 0, 1), stats
 
 
-def test_common_skips_its_check_on_ubuntu_24_04(tmp_path):
+def test_common_passes_ubuntu_24_04_without_contacting_it(tmp_path):
     tasks, stats = play(tmp_path, 'common', HOSTS['ubuntu2404'])
-    assert outcome(tasks, CHECK).get('skipped') is True
+    assert outcome(tasks, CHECK).get('failed') is not True
     assert (stats['failures'], stats['unreachable']) == (0, 0), stats
 
 
