@@ -99,9 +99,13 @@ class CallbackModule(CallbackBase):
         if drifted:
             entry = {'task': task.get_name().split(' : ', 1)[-1]}
             res = result._result
+            # go_cache_perms returns the files and units it put in place as a bundle, file_bundle's result.
+            bundle = res.get('bundle') if isinstance(res.get('bundle'), dict) else {}
             for key in ('actions', 'changes', 'pending', 'problems', 'changed_paths', 'service_actions'):
                 if key in res:
                     entry[key] = res[key]
+                elif bundle.get(key):
+                    entry[key] = bundle[key]
             items.append(entry)
 
     def v2_runner_on_ok(self, result):

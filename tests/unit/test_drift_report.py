@@ -63,3 +63,20 @@ def test_an_unchanged_report_is_not_written_again(tmp_path, monkeypatch):
     monkeypatch.setattr(drift_report, '_atomic_write', lambda path, text: pytest.fail('rewrote %s' % path))
     callback.v2_playbook_on_stats(None)
     assert (tmp_path / 'drift.json').read_text() == first
+
+
+def test_go_cache_perms_bundle_names_its_files_and_units(tmp_path):
+    """go_cache_perms puts the health check's files in place in its own call: their paths are the drift's."""
+    callback = drift_report.CallbackModule()
+    callback.report_dir = str(tmp_path)
+    callback.recording = True
+    drifted = result('go_cache', True, 'Ensure the caches are 2770')
+    drifted._result = {'changed': True, 'actions': ['would repair 1 of 3 entries in /var/cache/go/build'],
+                       'bundle': {'changed': True, 'changed_paths': ['/etc/go-cache/health.json'],
+                                  'service_actions': []}}
+    callback.v2_runner_on_ok(drifted)
+    callback.v2_playbook_on_stats(None)
+    task = json.loads((tmp_path / 'drift.json').read_text())['hosts']['web1']['go_cache']['tasks'][0]
+    assert task == {'task': 'Ensure the caches are 2770',
+                    'actions': ['would repair 1 of 3 entries in /var/cache/go/build'],
+                    'changed_paths': ['/etc/go-cache/health.json']}
