@@ -167,8 +167,9 @@ def write_floor_plays(workdir):
     return with_facts, no_facts
 
 
-def measure_fleet(size, workdir, our_vars, facts_play, floor):
-    """Facts-only, fresh and no-op site.yml for 1 host and for the fleet, over SSH."""
+def measure_fleet(size, workdir, our_vars, facts_play, floor, *, baseline=None):
+    """Facts-only, fresh and no-op site.yml for 1 host and for the fleet, over SSH; with baseline (another
+    revision's checkout), that revision's fleet no-op too, each run right after one of ours."""
     cases = {}
     fleet_vars = dict(our_vars, ansible_become=True, go_toolchain_download_on_controller=True,
                       go_toolchain_mirror='file://%s/' % MIRROR,
@@ -198,9 +199,17 @@ def measure_fleet(size, workdir, our_vars, facts_play, floor):
         cases['ssh_facts_only_%d' % size] = [timed_play(None, facts_play, {}, inventory=fleet.all) for _ in range(2)]
         cases['ssh_floor_%d' % size] = [timed_play(None, floor, {}, inventory=fleet.all) for _ in range(3)]
         cases['ssh_site_fresh_%d' % size] = [timed_play(None, site, fleet_vars, inventory=fleet.all)]
-        cases['ssh_site_noop_%d' % size] = [timed_play(None, site, fleet_vars, inventory=fleet.all,
-                                                       cpu=CPU.setdefault('ssh_site_noop_%d' % size, []))
-                                            for _ in range(3)]
+        ours, theirs = 'ssh_site_noop_%d' % size, 'ssh_baseline_site_noop_%d' % size
+        cases[ours] = []
+        if baseline:
+            cases[theirs] = []
+        for _ in range(3):
+            cases[ours].append(timed_play(None, site, fleet_vars, inventory=fleet.all, cpu=CPU.setdefault(ours, [])))
+            if baseline:
+                # The converged fleet is the same: the baseline's roles find it converged too (or report
+                # what they would change, which shows in its figure).
+                cases[theirs].append(timed_play(None, baseline / 'site.yml', fleet_vars, inventory=fleet.all,
+                                                cpu=CPU.setdefault(theirs, []), tree=baseline))
     finally:
         fleet.remove()
     return cases
@@ -284,7 +293,7 @@ def measure(runs, workdir, gantsign, fleet_size, baseline=None, *, core_2_17=Fal
             finally:
                 host.remove()
     if fleet_size:
-        cases.update(measure_fleet(fleet_size, workdir, our_vars, facts_play, floor))
+        cases.update(measure_fleet(fleet_size, workdir, our_vars, facts_play, floor, baseline=baseline))
     return version, {name: {'median_s': round(statistics.median(v), 2), 'runs_s': [round(x, 2) for x in v]}
                      for name, v in cases.items()}
 
@@ -300,6 +309,8 @@ def ratios(cases):
            'floor_no_facts_over_facts_only': ratio('floor_no_facts', 'facts_only')}
     fleet = [k for k in cases if k.startswith('ssh_site_noop_') and k[len('ssh_site_noop_'):].isdigit()
              and k != 'ssh_site_noop_1']
+    if fleet and 'ssh_baseline_' + fleet[0][len('ssh_'):] in cases:
+        out['ssh_fleet_noop_over_baseline'] = ratio(fleet[0], 'ssh_baseline_' + fleet[0][len('ssh_'):])
     if 'site_noop' + CORE_2_17 in cases:
         out['site_noop_over_facts_only' + CORE_2_17] = ratio('site_noop' + CORE_2_17, 'facts_only' + CORE_2_17)
         out['floor_no_facts_over_facts_only' + CORE_2_17] = ratio('floor_no_facts' + CORE_2_17,
@@ -337,6 +348,9 @@ def cpu_figures(cpu_runs, cases, fleet_size, cpus):
     if fleet_size and fleet in cpu:
         # The fleet no-op's controller CPU per host: issue 19's figure (at most 0.8 s).
         out['ssh_fleet_controller_cpu_per_host_s'] = round(cpu[fleet]['controller_s'] / fleet_size, 2)
+        baseline = 'ssh_baseline_site_noop_%d' % fleet_size
+        if baseline in cpu:
+            out['ssh_baseline_controller_cpu_per_host_s'] = round(cpu[baseline]['controller_s'] / fleet_size, 2)
         if 'ssh_site_noop_1' in cases:
             # The fleet no-op's controller CPU spread over every core, against the single-host no-op:
             # the fleet/1-host ratio the controller alone allows when the hosts have CPUs of their own.
@@ -416,6 +430,12 @@ def render_block(result):
                      % (result['baseline'], r['site_noop_over_baseline_site_noop']))
         lines.append('| site.yml fresh / the same at %s | %.2f | |'
                      % (result['baseline'], r['site_fresh_over_baseline_site_fresh']))
+    if 'ssh_fleet_noop_over_baseline' in r:
+        lines.append('| SSH: site.yml no-op, %d hosts / the same at %s | %.2f | |'
+                     % (result['fleet'], result['baseline'], r['ssh_fleet_noop_over_baseline']))
+    if 'ssh_baseline_controller_cpu_per_host_s' in r:
+        lines.append('| controller CPU per host, %d-host SSH no-op at %s | %.2f s | |'
+                     % (result['fleet'], result['baseline'], r['ssh_baseline_controller_cpu_per_host_s']))
     if 'toolchain_fresh_over_gantsign_fresh' in r:
         lines.append('| go_toolchain fresh / gantsign.golang fresh | %.2f | at most 0.8 |'
                      % r['toolchain_fresh_over_gantsign_fresh'])

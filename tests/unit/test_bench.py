@@ -195,3 +195,24 @@ def test_wait_for_quiet(monkeypatch, busy_shares, waited):
     monkeypatch.setattr(conftest.time, 'sleep', clock.sleep)
     monkeypatch.setattr(conftest.time, 'monotonic', lambda: clock.now)
     assert conftest.wait_for_quiet() == waited
+
+
+def test_the_fleet_noop_against_the_baseline_in_the_same_run(bench):
+    cases = dict(DOCKER, ssh_facts_only_1=case(1.5), ssh_site_noop_1=case(4.0), ssh_site_noop_12=case(20.0),
+                 ssh_baseline_site_noop_12=case(25.0))
+    assert bench.ratios(cases)['ssh_fleet_noop_over_baseline'] == 0.8
+    cpu_runs = {'ssh_site_noop_12': [cpu_run(18.0, 23.0)] * 3, 'ssh_baseline_site_noop_12': [cpu_run(24.0, 23.0)] * 3}
+    cpu, ratios = bench.cpu_figures(cpu_runs, cases, 12, 2)
+    assert ratios['ssh_fleet_controller_cpu_per_host_s'] == 1.5
+    assert ratios['ssh_baseline_controller_cpu_per_host_s'] == 2.0
+    result = result_of(bench, cases, baseline='804d4c5', cpu=cpu)
+    result['ratios'].update(ratios)
+    block = bench.render_block(result)
+    assert table_rows(block, 'SSH: site.yml no-op, 12 hosts / the same at 804d4c5') == [
+        '| SSH: site.yml no-op, 12 hosts / the same at 804d4c5 | 0.80 | |']
+    assert table_rows(block, 'controller CPU per host, 12-host SSH no-op at 804d4c5') == [
+        '| controller CPU per host, 12-host SSH no-op at 804d4c5 | 2.00 s | |']
+    # Without a baseline fleet (--fleet 0, or no --baseline) there is no such ratio.
+    assert 'ssh_fleet_noop_over_baseline' not in bench.ratios(dict(DOCKER, ssh_facts_only_1=case(1.5),
+                                                                   ssh_site_noop_1=case(4.0),
+                                                                   ssh_site_noop_12=case(20.0)))
