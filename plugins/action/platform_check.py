@@ -31,9 +31,11 @@ class ActionModule(ActionBase):
                                             module_args={'gather_subset': args['gather_subset']}, task_vars=task_vars)
             if gathered.get('failed') or gathered.get('unreachable'):
                 return gathered
-            facts = gathered.get('ansible_facts', {})
-            result['ansible_facts'] = facts
+            result['ansible_facts'] = gathered.get('ansible_facts', {})
             result['gathered'] = True
+            # setup names them ansible_distribution, ...; the play's ansible_facts has them without the prefix.
+            facts = dict((name[len('ansible_'):] if name.startswith('ansible_') else name, value)
+                         for name, value in result['ansible_facts'].items())
         errors = platform_errors(facts)
         result['changed'] = False
         if errors:

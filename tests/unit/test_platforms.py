@@ -164,6 +164,7 @@ def checked(tmp_path_factory):
     cases = dict(HOSTS)
     cases.update((name, host_facts) for name, (host_facts, _shown) in REFUSED.items())
     cases['no_facts'] = None
+    cases['no_facts_local'] = None
     tmp_path = tmp_path_factory.mktemp('common')
     # One play (a play whose every host failed would end the run): each host's faked facts from its
     # host var, made ansible_facts by a cacheable set_fact, one fact per loop item.
@@ -171,8 +172,9 @@ def checked(tmp_path_factory):
         'name': 'Fake the facts', 'ansible.builtin.set_fact': {'{{ item.key }}': '{{ item.value }}', 'cacheable': True},
         'loop': "{{ fake | default({}) | dict2items }}"}],
         'roles': [{'role': 'go_buildhost.buildhost.common'}]}]
-    report = run_playbook(tmp_path, plays, {name: {'fake': host_facts} if host_facts else {}
-                                            for name, host_facts in cases.items()})
+    hosts = {name: {'fake': host_facts} if host_facts else {} for name, host_facts in cases.items()}
+    hosts['no_facts_local'] = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
+    report = run_playbook(tmp_path, plays, hosts)
     return {host: outcome(report['plays'][0]['tasks'], CHECK, host) for host in cases}
 
 
@@ -195,6 +197,16 @@ def test_common_reads_the_facts_when_the_play_has_none(checked):
     assert checked['no_facts'].get('unreachable') is True, checked['no_facts']
 
 
+def test_common_checks_the_facts_it_read_itself(checked):
+    """Without the play's facts, the check reads the min subset (here: the machine running the tests, through
+    the local connection) and judges those: supported or refused by name, never 'not gathered'."""
+    result = checked['no_facts_local']
+    assert result.get('gathered') is True, result
+    assert result['ansible_facts']['ansible_distribution'], result
+    assert 'not gathered' not in result['msg'], result['msg']
+    assert result['msg'].endswith(' is supported') or ' is not a supported platform' in result['msg'], result['msg']
+
+
 def test_the_check_without_facts_names_them():
     assert platform_errors({}) == unknown('distribution', 'distribution_version', 'distribution_major_version')
 
@@ -207,8 +219,8 @@ def run_playbook(tmp_path, plays, hosts, *args):
     inventory = tmp_path / 'hosts.yml'
     # Nothing listens on port 1: a task that reached the host would report it unreachable.
     inventory.write_text(yaml.safe_dump({'all': {'hosts': {host: dict(
-        (hosts[host] if isinstance(hosts, dict) else {}),
-        ansible_connection='ssh', ansible_host='127.0.0.1', ansible_port=1) for host in hosts}}}))
+        {'ansible_connection': 'ssh', 'ansible_host': '127.0.0.1', 'ansible_port': 1},
+        **(hosts[host] if isinstance(hosts, dict) else {})) for host in hosts}}}))
     playbook = tmp_path / 'play.yml'
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if k != 'ANSIBLE_INVENTORY'}
