@@ -7,7 +7,8 @@
 # openssh-server and a user `ansible` whose sudo asks for a password (the test
 # password below), so runs connect over SSH as a non-root user and become root
 # the way AWX does. The SSH key is injected when a container starts, never
-# baked in.
+# baked in. An image is rebuilt when its base image changed (its
+# io.go-buildhost.base label records the base's ID).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Test-only credential of throwaway containers; never used outside the tests.
@@ -27,13 +28,15 @@ done
 
 for base in "${releases[@]}"; do
     image=go-buildhost/${base%%:*}-ssh:${base#*:}
-    if ((force == 0)) && docker image inspect "$image" >/dev/null 2>&1; then
+    "$ROOT/scripts/build-image.sh" "${base#*:}" >/dev/null
+    base_id=$(docker image inspect -f '{{.Id}}' "go-buildhost/$base")
+    if ((force == 0)) && [[ $(docker image inspect -f '{{ index .Config.Labels "io.go-buildhost.base" }}' "$image" 2>/dev/null) == "$base_id" ]]; then
         echo "[build-fleet-image] $image: exists"
         continue
     fi
-    "$ROOT/scripts/build-image.sh" "${base#*:}"
     start=$(date +%s)
-    docker build -q -t "$image" --build-arg "BASE=go-buildhost/$base" --build-arg "PASSWORD=$BECOME_PASSWORD" - <<'DOCKERFILE' >/dev/null
+    docker build -q -t "$image" --label "io.go-buildhost.base=$base_id" --build-arg "BASE=go-buildhost/$base" \
+        --build-arg "PASSWORD=$BECOME_PASSWORD" - <<'DOCKERFILE' >/dev/null
 ARG BASE
 FROM ${BASE}
 ARG PASSWORD

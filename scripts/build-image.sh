@@ -4,11 +4,13 @@
 # Build the test images of every supported platform with debootstrap + docker
 # import: go-buildhost/debian:12 (bookworm), go-buildhost/debian:13 (trixie),
 # go-buildhost/ubuntu:22.04 (jammy) and go-buildhost/ubuntu:24.04 (noble). Each
-# is a minbase root with systemd as PID 1, python3 and sudo for Ansible, and
-# the apt sources a real host of that release has (Ubuntu: main and universe,
-# with the -updates and -security pockets). Without a release argument all four
-# are built. An existing image is kept unless --force is given. Every image
-# built is booted once to prove systemd reaches "running".
+# is a minbase root with systemd as PID 1, python3 and sudo for Ansible, cron
+# (a real Debian or Ubuntu host has it: its priority is important), and the apt
+# sources a real host of that release has (Ubuntu: main and universe, with the
+# -updates and -security pockets). Without a release argument all four are
+# built. An existing image is kept unless --force is given or it was built from
+# another recipe (its io.go-buildhost.recipe label: the package list). Every
+# image built is booted once to prove systemd reaches "running".
 #
 # Ubuntu's archive is the default mirror of debootstrap's own Ubuntu suite
 # script, and its signatures are checked with Ubuntu's archive keyring: taken
@@ -32,7 +34,7 @@ IMAGE_PREFIX=${IMAGE_PREFIX:-go-buildhost}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 BUILD_TMPDIR=${BUILD_TMPDIR:-/var/tmp}
-PACKAGES=systemd,systemd-sysv,dbus,python3,sudo,ca-certificates,procps
+PACKAGES=systemd,systemd-sysv,dbus,python3,sudo,ca-certificates,procps,cron
 RUN_FLAGS=(
     --cap-add SYS_ADMIN
     --security-opt seccomp=unconfined
@@ -137,7 +139,17 @@ require_tools() {
         { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
 }
 
-image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+# The recipe an image is built from, recorded in its io.go-buildhost.recipe label: an image of an
+# older recipe (a package added, say) is rebuilt.
+recipe_for() {
+    local packages=$PACKAGES
+    [[ $(distro_for "$1") == ubuntu ]] && packages=$PACKAGES,ubuntu-keyring
+    echo "$packages"
+}
+
+image_current() {
+    [[ $(docker image inspect -f '{{ index .Config.Labels "io.go-buildhost.recipe" }}' "$1" 2>/dev/null) == "$(recipe_for "$2")" ]]
+}
 
 write_sources() {
     local root=$1 suite=$2 keyring=/usr/share/keyrings/debian-archive-keyring.gpg
@@ -195,8 +207,8 @@ build_image() {
         mirror=$(ubuntu_mirror "$suite")
         options=(--components=main,universe --keyring="$(ubuntu_keyring "$mirror")")
         script=("$UBUNTU_DEBOOTSTRAP_SCRIPT")
-        packages=$PACKAGES,ubuntu-keyring
     fi
+    packages=$(recipe_for "$suite")
     ROOTFS=$(mktemp -d "$BUILD_TMPDIR/go-buildhost-$suite.XXXXXX")
     local logfile=$ROOTFS.log
     log "$image: debootstrap $suite (minbase) into $ROOTFS"
@@ -226,6 +238,7 @@ build_image() {
             --change 'ENV container=docker' \
             --change "LABEL org.opencontainers.image.title=go-buildhost-$(distro_for "$suite")-$(release_for "$suite")" \
             --change "LABEL org.opencontainers.image.version=$suite" \
+            --change "LABEL io.go-buildhost.recipe=$packages" \
             --message "debootstrap --variant=minbase $suite + $packages" \
             - "$image" >/dev/null
     log "$image: docker import done in $(elapsed "$t")"
@@ -292,7 +305,7 @@ main() {
     "$SCRIPT_DIR/ensure-docker.sh" >/dev/null
     for suite in "${suites[@]}"; do
         image=$IMAGE_PREFIX/$(distro_for "$suite"):$(release_for "$suite")
-        if ((force == 0)) && image_exists "$image"; then
+        if ((force == 0)) && image_current "$image" "$suite"; then
             log "$image: exists, skipping build (use --force to rebuild)"
             if [[ $verify == always ]] && ! verify_image "$image"; then
                 die "$image failed verification; rebuild it with --force"

@@ -13,9 +13,13 @@ test relies on: every module's tests keep their order.
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 
 import pytest
+
+from tests.harness import cpu_ticks
 
 FIRST = ('tests/test_molecule.py::test_molecule_scenario[vm]', 'tests/unit/',
          'tests/test_molecule.py::test_molecule_scenario[fleet]', 'tests/collection/',
@@ -51,6 +55,46 @@ def _group(report):
     return path
 
 
+# How busy the machine's CPUs were while the tests ran (the share of clock ticks not idle, iowait counted
+# idle), sampled every 30 s by the controller: whether more pytest-xdist workers could go faster.
+_CPU_SAMPLES = []
+_CPU_STOP = threading.Event()
+_CPU_START = pytest.StashKey()
+
+
+def _sample_cpu(period=30.0):
+    before = cpu_ticks()
+    while not _CPU_STOP.wait(period):
+        after = cpu_ticks()
+        busy, idle = after[0] - before[0], after[1] - before[1]
+        _CPU_SAMPLES.append(round(busy / max(busy + idle, 1), 3))
+        before = after
+
+
+def _controller(config):
+    return not hasattr(config, 'workerinput') and not os.environ.get('MOLECULE_SCENARIO_NAME')
+
+
+def pytest_sessionstart(session):
+    if _controller(session.config) and Path('/proc/stat').exists():
+        session.config.stash[_CPU_START] = (time.monotonic(), cpu_ticks())
+        threading.Thread(target=_sample_cpu, daemon=True).start()
+
+
+def _cpu_report(terminalreporter):
+    start = terminalreporter.config.stash.get(_CPU_START, None)
+    if start is None:
+        return None
+    _CPU_STOP.set()
+    now = cpu_ticks()
+    busy, idle = now[0] - start[1][0], now[1] - start[1][1]
+    share = busy / max(busy + idle, 1)
+    saturated = sum(1 for s in _CPU_SAMPLES if s >= 0.95)
+    terminalreporter.write_line('CPUs busy %.0f%% of %.0f min (%d of %d 30-s windows at 95%% or more)' % (
+        100 * share, (time.monotonic() - start[0]) / 60, saturated, len(_CPU_SAMPLES)))
+    return {'busy': round(share, 3), 'samples_30s': _CPU_SAMPLES}
+
+
 def pytest_runtest_logreport(report):
     group = _group(report)
     _GROUP_SECONDS[group] = _GROUP_SECONDS.get(group, 0.0) + report.duration
@@ -58,13 +102,15 @@ def pytest_runtest_logreport(report):
 
 def pytest_terminal_summary(terminalreporter):
     # Not in an xdist worker, and not in the testinfra run that Molecule's verify starts inside `make test`.
-    if (not _GROUP_SECONDS or hasattr(terminalreporter.config, 'workerinput')
-            or os.environ.get('MOLECULE_SCENARIO_NAME')):
+    if not _GROUP_SECONDS or not _controller(terminalreporter.config):
         return
     ranked = sorted(_GROUP_SECONDS.items(), key=lambda kv: -kv[1])
     terminalreporter.write_sep('=', 'time per group (setup + call + teardown, each on one worker)')
     for group, seconds in ranked:
         terminalreporter.write_line('%8.1f s  %s' % (seconds, group))
+    cpu = _cpu_report(terminalreporter)
     logs = Path(__file__).resolve().parents[1] / '.cache' / 'logs'
     logs.mkdir(parents=True, exist_ok=True)
     (logs / 'test-times.json').write_text(json.dumps(dict(ranked), indent=1) + '\n')
+    if cpu is not None:
+        (logs / 'test-cpu.json').write_text(json.dumps(cpu) + '\n')

@@ -1,4 +1,4 @@
-"""build_cgroups through playbooks/build_cgroups.yml against a real Debian 12 container.
+"""build_cgroups through playbooks/build_cgroups.yml against a real container of each supported platform.
 
 The container shares the host's hybrid cgroups, which is what the refusal tests need. Every bad
 input must fail with its text and change nothing; then the documented opt-in converges, the

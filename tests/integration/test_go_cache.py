@@ -1,4 +1,4 @@
-"""go_cache through playbooks/go_cache.yml against a real Debian 12 container.
+"""go_cache through playbooks/go_cache.yml against a real container of each supported platform.
 
 Every bad input stops the run before anything changes; then a converge, a
 no-op, drift repaired by the next run, and check mode reporting drift without

@@ -1,4 +1,4 @@
-"""go_env through ansible-playbook against a real Debian 12 container.
+"""go_env through ansible-playbook against a real container of each supported platform.
 
 A toolchain installed in the same site.yml run gets its go.env; the no-op costs two module calls;
 the runtime layers come and go; users' `go env -w` overrides are reported, then removed; check

@@ -1,4 +1,4 @@
-"""go_toolchain through site.yml against a real Debian 12 container.
+"""go_toolchain through site.yml against a real container of each supported platform.
 
 Upgrade and downgrade, a run killed mid-extraction, every source (HTTP on
 the target's loopback, file:// on the target, controller download, a

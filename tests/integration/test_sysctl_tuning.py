@@ -1,4 +1,4 @@
-"""sysctl_tuning through playbooks/sysctl_tuning.yml against a real Debian 12 container.
+"""sysctl_tuning through playbooks/sysctl_tuning.yml against a real container of each supported platform.
 
 Every bad input of issue 4 (each must fail with a message naming the variable
 and leave the drop-in, the state file and the live values untouched), values
