@@ -5,7 +5,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from .conftest import MIRROR, SITE_CACHE_VARS
+from .conftest import MIRROR, PLATFORMS as ALL_PLATFORMS, SITE_CACHE_VARS
+
+# The drift audit reads what every role wrote, through each platform's packages and paths: on every
+# platform in make test.
+PLATFORMS = tuple(ALL_PLATFORMS)
 
 VARS = {'go_toolchain_version': '1.27', 'go_toolchain_release_index': str(MIRROR / 'index.json'),
         'go_toolchain_mirror': 'http://127.0.0.1:8080/', **SITE_CACHE_VARS}

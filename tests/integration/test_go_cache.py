@@ -11,6 +11,12 @@ import json
 
 import pytest
 
+from .conftest import PLATFORMS as ALL_PLATFORMS
+
+# The shared caches, their ACLs and the health check differ by platform (the acl tools, systemd, the
+# node exporter's package and paths): on every platform in make test.
+PLATFORMS = tuple(ALL_PLATFORMS)
+
 BASE = {
     'go_cache_node_exporter_enabled': False,
     'go_cache_alert_rules_enabled': False,

@@ -18,10 +18,11 @@ import time
 
 import pytest
 
-from .conftest import CRON_PATH, MIRROR
+from .conftest import CRON_PATH, MIRROR, PLATFORMS as ALL_PLATFORMS
 
 # The accounts the inventory never named see the host the same way on every platform (PAM, sudo and
 # cron differ between Debian and Ubuntu): the bad-path matrix runs in full on Debian 12 only (conftest).
+PLATFORMS = tuple(ALL_PLATFORMS)
 
 VARS = {'go_toolchain_version': '1.27', 'go_toolchain_release_index': str(MIRROR / 'index.json'),
         'go_toolchain_mirror': 'http://127.0.0.1:8080/'}

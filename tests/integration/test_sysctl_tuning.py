@@ -12,6 +12,12 @@ import json
 
 import pytest
 
+from .conftest import PLATFORMS as ALL_PLATFORMS
+
+# Each distribution ships its own sysctl.d defaults, some of which shadow the role's keys: on every
+# platform in make test.
+PLATFORMS = tuple(ALL_PLATFORMS)
+
 PLAYBOOK = 'playbooks/sysctl_tuning.yml'
 DROP_IN = '/etc/sysctl.d/60-go-buildhost.conf'
 STATE = '/var/lib/go-buildhost/sysctl_tuning.state.json'
