@@ -1,4 +1,5 @@
-"""build_cgroups through playbooks/build_cgroups.yml against a real container of each supported platform.
+"""build_cgroups through playbooks/build_cgroups.yml against a real container
+(Debian 12 in make test, every platform in make test-platforms).
 
 The container shares the host's hybrid cgroups, which is what the refusal tests need. Every bad
 input must fail with its text and change nothing; then the documented opt-in converges, the

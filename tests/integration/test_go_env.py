@@ -1,4 +1,5 @@
-"""go_env through ansible-playbook against a real container of each supported platform.
+"""go_env through ansible-playbook against a real container
+(Debian 12 in make test, every platform in make test-platforms).
 
 A toolchain installed in the same site.yml run gets its go.env; the no-op costs two module calls;
 the runtime layers come and go; users' `go env -w` overrides are reported, then removed; check

@@ -1,4 +1,5 @@
-"""go_toolchain through site.yml against a real container of each supported platform.
+"""go_toolchain through site.yml against a real container
+(Debian 12 in make test, every platform in make test-platforms).
 
 Upgrade and downgrade, a run killed mid-extraction, every source (HTTP on
 the target's loopback, file:// on the target, controller download, a
