@@ -19,6 +19,9 @@ description:
     play has none (C(gather_facts) false, or smart gathering over a fact cache that lacks them) it reads the
     I(gather_subset) facts first, with M(ansible.builtin.setup), and returns those facts as that module does.
   - Every role of the collection runs it first, through its dependency on the C(common) role.
+  - In the C(common) role, it first checks the shared knobs (C(go_buildhost_state), C(go_buildhost_lock_timeout))
+    against the role's C(meta/argument_specs.yml), entry point C(shared), with ansible-core's own validator, and
+    fails with its message (C(Validation of arguments failed)) and C(argument_errors).
 version_added: "1.0.0"
 author: go-buildhost contributors (!UNKNOWN)
 options:
@@ -53,6 +56,11 @@ msg:
   returned: always
   type: str
   sample: Debian 12.7 is supported
+argument_errors:
+  description: What ansible-core's validator found wrong with the shared knobs.
+  returned: when a shared knob is invalid
+  type: list
+  elements: str
 gathered:
   description: Whether the min facts were read because the play had none.
   returned: when the facts were read

@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SURVEY = json.loads((ROOT / 'awx' / 'survey.json').read_text())
 QUESTIONS = SURVEY['spec']
 ROLES = sorted(p.parent.parent.name for p in ROOT.glob('roles/*/meta/argument_specs.yml'))
+# common declares the shared knobs under an entry point of its own, which its one task checks
+# (plugins/action/platform_check.py): Ansible would add a validation task for `main` in every play.
+ENTRY_POINT = {'common': 'shared'}
 # Survey targets that are playbook variables, not role variables, and the playbook that reads each.
 PLAYBOOK_VARIABLES = {'fail_on_drift': 'playbooks/audit.yml'}
 SPEC_TYPES = {'text': 'str', 'integer': 'int'}
@@ -31,7 +34,7 @@ def awx_launch_vars(answers, unanswered=''):
 
 def spec_options(role):
     specs = yaml.safe_load((ROOT / 'roles' / role / 'meta/argument_specs.yml').read_text())
-    return specs['argument_specs']['main']['options']
+    return specs['argument_specs'][ENTRY_POINT.get(role, 'main')]['options']
 
 
 def target_of(question):

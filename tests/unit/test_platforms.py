@@ -165,6 +165,7 @@ def checked(tmp_path_factory):
     cases.update((name, host_facts) for name, (host_facts, _shown) in REFUSED.items())
     cases['no_facts'] = None
     cases['no_facts_local'] = None
+    cases['bad_knobs'] = HOSTS['debian12']
     tmp_path = tmp_path_factory.mktemp('common')
     # One play (a play whose every host failed would end the run): each host's faked facts from its
     # host var, made ansible_facts by a cacheable set_fact, one fact per loop item.
@@ -173,6 +174,7 @@ def checked(tmp_path_factory):
         'loop': "{{ fake | default({}) | dict2items }}"}],
         'roles': [{'role': 'go_buildhost.buildhost.common'}]}]
     hosts = {name: {'fake': host_facts} if host_facts else {} for name, host_facts in cases.items()}
+    hosts['bad_knobs'].update(BAD_KNOBS)
     hosts['no_facts_local'] = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
     report = run_playbook(tmp_path, plays, hosts)
     return {host: outcome(report['plays'][0]['tasks'], CHECK, host) for host in cases}
@@ -190,6 +192,29 @@ def test_common_lets_the_supported_platforms_through(checked, host):
 def test_common_fails_with_the_message(checked, host):
     result = checked[host]
     assert result.get('failed') is True and result['msg'] == refusal(REFUSED[host][1])[0]
+
+
+# Set in the inventory, as a user would: each role's <role>_state follows go_buildhost_state.
+BAD_KNOBS = {'go_buildhost_state': 'removed', 'go_buildhost_lock_timeout': 'soon'}
+
+
+def test_common_checks_the_shared_knobs_with_ansibles_own_message(checked):
+    """The knobs are checked against common's meta/argument_specs.yml (entry point `shared`) by the same task,
+    with the message Ansible's inserted argument spec check gives, before anything reaches the host."""
+    result = checked['bad_knobs']
+    assert result.get('failed') is True and not result.get('unreachable'), result
+    assert result['msg'] == 'Validation of arguments failed:\n' + '\n'.join(result['argument_errors'])
+    assert sorted(result['argument_errors']) == [
+        "argument 'go_buildhost_lock_timeout' is of type str and we were unable to convert to int: "
+        "\"'soon'\" cannot be converted to an int",
+        'value of go_buildhost_state must be one of: present, absent, got: removed']
+
+
+def test_common_has_one_task_per_play_not_an_argument_spec_task_too():
+    """For an entry point `main` Ansible would insert a task of its own before the check, in every play."""
+    specs = yaml.safe_load((ROOT / 'roles/common/meta/argument_specs.yml').read_text())['argument_specs']
+    assert sorted(specs) == ['shared']
+    assert sorted(specs['shared']['options']) == ['go_buildhost_lock_timeout', 'go_buildhost_state']
 
 
 def test_common_reads_the_facts_when_the_play_has_none(checked):
@@ -255,6 +280,8 @@ def outcome(tasks, name, host='target'):
 def test_every_role_refuses_rocky_9_before_anything_changes(tmp_path, role):
     tasks, stats = play(tmp_path, role, REFUSED['rocky9'][0], '--check')
     assert outcome(tasks, CHECK)['msg'] == refusal('Rocky 9.3')[0]
+    # common's check is the first task after the faked facts: no argument spec task of its own before it.
+    assert [t['task']['name'].split(' : ', 1)[-1] for t in tasks][:2] == ['Fake the facts', CHECK]
     # The check is the last task: none of the role's own ran, and the host was never contacted.
     assert tasks[-1]['task']['name'].endswith(CHECK)
     assert (stats['failures'], stats['changed'], stats['unreachable']) == (1, 0, 0), stats
