@@ -14,6 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = ROOT / '.cache' / 'go-mirror'
 VENV_BIN = ROOT / '.venv' / 'bin'
+# The oldest ansible-core the collection supports (requirements-2.17.txt, `make venv-2.17`).
+VENV_2_17_BIN = ROOT / '.cache' / 'venv-2.17' / 'bin'
 # The supported platforms (roles/*/meta/main.yml) and their test images (scripts/build-image.sh).
 PLATFORMS = {
     'debian12': 'go-buildhost/debian:12',
@@ -128,13 +130,16 @@ class Target:
             raise AssertionError('%s failed (%d): %s %s' % (command, result.returncode, result.stdout, result.stderr))
         return result.stdout.strip()
 
-    def play(self, extra_vars, *args, playbook=None, background=False):
+    def play(self, extra_vars, *args, playbook=None, background=False, bin_dir=VENV_BIN):
+        """bin_dir: the venv whose ansible-playbook runs (VENV_2_17_BIN: the oldest supported ansible-core)."""
         playbook = playbook or self.default_playbook
+        if not (bin_dir / 'ansible-playbook').exists():
+            raise AssertionError('no %s: run `make venv-2.17`' % (bin_dir / 'ansible-playbook'))
         vars_file = self.workdir / ('vars-%s.json' % uuid.uuid4().hex[:8])
         vars_file.write_text(json.dumps(extra_vars))
         env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / 'ansible.cfg'), ANSIBLE_STDOUT_CALLBACK='ansible.posix.json',
-                   PATH='%s:%s' % (VENV_BIN, os.environ['PATH']))
-        command = [str(VENV_BIN / 'ansible-playbook'), '-i', str(self.inventory), '-e', '@%s' % vars_file,
+                   PATH='%s:%s' % (bin_dir, os.environ['PATH']))
+        command = [str(bin_dir / 'ansible-playbook'), '-i', str(self.inventory), '-e', '@%s' % vars_file,
                    *args, str(ROOT / playbook)]
         if background:
             return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -9,6 +9,8 @@ write them. The tests run in file order on one container.
 
 import json
 
+from tests.harness import VENV_2_17_BIN, VENV_BIN
+
 from .conftest import MIRROR, PLATFORMS as ALL_PLATFORMS
 
 # site.yml with the defaults, seen by an account the inventory never named: on every platform in make test.
@@ -43,6 +45,18 @@ def test_second_run_changes_nothing_and_go_keeps_every_account_on_caches_it_can_
         'GOCACHE': '/root/.cache/go-build', 'GOMODCACHE': '/root/go/pkg/mod'}
     assert target.sh('cat /etc/go-buildhost/shared-caches.env').splitlines()[-3:] == [
         'GROUP=gobuilders', 'GOCACHE=/var/cache/go/build', 'GOMODCACHE=/var/cache/go/mod']
+
+
+def test_a_host_converged_by_one_ansible_core_is_a_no_op_for_the_other(target):
+    """A fleet run from a shell on one ansible-core and from AWX on another: each run changes nothing.
+    2.17 once rendered go_cache.fact's numbers and nulls as strings, so every run rewrote it and restarted
+    the health check."""
+    for bin_dir in (VENV_2_17_BIN, VENV_BIN):
+        result = target.play(VARS, bin_dir=bin_dir)
+        assert not result.failed, result.messages()
+        assert result.changed == 0, (bin_dir, result.messages())
+    fact = json.loads(target.sh('cat /etc/ansible/facts.d/go_cache.fact'))
+    assert (fact['max_bytes'], fact['alert_rules']) == (20 * 1024 ** 3, None)
 
 
 def test_turning_the_go_env_wiring_off_takes_effect_in_one_run(target):
