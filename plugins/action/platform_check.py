@@ -15,6 +15,8 @@ with ansible-core's own validator and message, where Ansible's inserted task for
 
 from __future__ import annotations
 
+import os
+
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 from ansible.plugins.action.validate_argument_spec import ActionModule as ValidateArgumentSpec
@@ -36,7 +38,11 @@ class ActionModule(ActionBase):
         """ansible-core's own validation of the shared knobs (as its validate_argument_spec action runs it
         for a role), against the spec of the role this task is in; [] outside a role."""
         role = getattr(self._task, '_role', None)
-        spec = role._get_role_argspecs().get(self.SHARED_ENTRY_POINT) if role is not None else None
+        path = os.path.join(role.get_role_path(), 'meta', 'argument_specs.yml') if role is not None else None
+        if not path or not os.path.exists(path):
+            return []
+        # The loader caches the parsed file: read once per run, not once per host.
+        spec = ((self._loader.load_from_file(path) or {}).get('argument_specs') or {}).get(self.SHARED_ENTRY_POINT)
         if not spec:
             return []
         options = spec.get('options') or {}
