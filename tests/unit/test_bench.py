@@ -114,8 +114,8 @@ def test_block_names_both_ansible_cores_and_puts_their_ratios_side_by_side(bench
     assert table_rows(block, 'site_noop_core217') == ['| site_noop_core217 | 4.00 s | 4.00 |']
     assert table_rows(block, 'facts_only_core217') == ['| facts_only_core217 | 1.60 s | 1.60 |']
     noop_rows = [i for i, line in enumerate(lines) if line.startswith('| site.yml no-op / facts-only')]
-    assert [lines[i] for i in noop_rows] == ['| site.yml no-op / facts-only, ansible-core 2.19 | 3.00 | at most 2.0 |',
-                                             '| site.yml no-op / facts-only, ansible-core 2.17 | 2.50 | at most 2.0 |']
+    assert [lines[i] for i in noop_rows] == ['| site.yml no-op / facts-only, ansible-core 2.19 | 3.00 | at most 2.3 |',
+                                             '| site.yml no-op / facts-only, ansible-core 2.17 | 2.50 | at most 2.3 |']
     assert noop_rows[1] == noop_rows[0] + 1
     assert table_rows(block, 'floor: five module calls, no facts / facts-only, ansible-core 2.17') == [
         '| floor: five module calls, no facts / facts-only, ansible-core 2.17 | 1.50 | |']
@@ -137,7 +137,7 @@ def test_block_says_when_ansible_core_2_17_was_not_measured(bench):
 def test_block_of_a_result_from_before_the_versions_were_recorded(bench):
     block = bench.render_block(result_of(bench, dict(DOCKER)))
     assert 'Go 1.27.3 from the local mirror, 3 runs per case, median shown' in block
-    assert '| site.yml no-op / facts-only | 3.00 | at most 2.0 |' in block
+    assert '| site.yml no-op / facts-only | 3.00 | at most 2.3 |' in block
 
 
 def test_write_docs_replaces_only_the_generated_block(bench, monkeypatch, tmp_path):
@@ -216,3 +216,20 @@ def test_the_fleet_noop_against_the_baseline_in_the_same_run(bench):
     assert 'ssh_fleet_noop_over_baseline' not in bench.ratios(dict(DOCKER, ssh_facts_only_1=case(1.5),
                                                                    ssh_site_noop_1=case(4.0),
                                                                    ssh_site_noop_12=case(20.0)))
+
+
+def test_bench_noop_summary_splits_the_controller_cpu_per_host():
+    """scripts/bench_noop.py: medians per case, the main process and the workers added up, per host."""
+    bench_noop = importlib.import_module('scripts.bench_noop')
+
+    def run(wall, main, children, changed=0):
+        return {'wall_s': wall, 'main_cpu_s': main, 'children_cpu_s': children, 'changed': changed, 'tasks': 444}
+
+    cases = {'ssh12_this': [run(26.0, 6.0, 19.0), run(27.0, 6.6, 19.8), run(25.0, 6.2, 18.2, changed=2)],
+             'docker_2.19_this': [run(6.0, 2.0, 3.0)]}
+    rows = bench_noop.summary(cases, {'ssh12_this': 12, 'docker_2.19_this': 1})
+    fleet = rows['ssh12_this']
+    assert (fleet['wall_s'], fleet['main_cpu_s'], fleet['children_cpu_s']) == (26.0, 6.2, 19.0)
+    assert fleet['cpu_s'] == 25.2 and fleet['cpu_per_host_s'] == 2.1
+    assert fleet['tasks_per_host'] == 37 and fleet['changed'] == [0, 0, 2] and fleet['runs'] == 3
+    assert rows['docker_2.19_this']['cpu_per_host_s'] == 5.0
