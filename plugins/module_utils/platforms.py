@@ -106,4 +106,19 @@ def platform_errors(facts):
 
 
 # The options of the platform_check action (plugins/action/platform_check.py), which roles/common runs.
+def platform_vars_files(facts):
+    """The vars files of a role's platform values, in the order they load, each over the one before (the way
+    linux-system-roles load them): the OS family's, the distribution's, its major version's, its exact
+    version's. A role has only some of them."""
+    missing = [name for name in ('os_family', 'distribution', 'distribution_major_version', 'distribution_version')
+               if not _text(facts.get(name))]
+    if missing:
+        raise ValueError('the platform values need the facts %s: gather them (the min subset has them)'
+                         % ', '.join('ansible_facts.%s' % name for name in missing))
+    distribution = _text(facts['distribution'])
+    return ['%s.yml' % _text(facts['os_family']), '%s.yml' % distribution,
+            '%s_%s.yml' % (distribution, _text(facts['distribution_major_version'])),
+            '%s_%s.yml' % (distribution, _text(facts['distribution_version']))]
+
+
 CHECK_ARGUMENT_SPEC = {'gather_subset': {'type': 'list', 'elements': 'str', 'default': ['min']}}

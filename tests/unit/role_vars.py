@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.platforms import SUPPORTED
 
 try:
     from ansible.template import trust_as_template
@@ -33,14 +34,14 @@ def _trusted(value):
 
 def render(role, expression, platform=('Debian', 'Debian'), **overrides):
     """The value of expression (e.g. '{{ __go_toolchain_errors }}') for role with overrides set, on the
-    platform (os_family, distribution): its vars files load over vars/main.yml as tasks/set_vars.yml
-    loads them."""
-    variables = {}
+    platform (os_family, distribution) at its first supported version: vars/main.yml reads its vars
+    files through the platform_vars lookup, from role_path and the facts, as in a play."""
+    version = next(v for d, v, _c in SUPPORTED if d == platform[1])
+    variables = {'role_path': str(ROOT / 'roles' / role),
+                 'ansible_facts': {'os_family': platform[0], 'distribution': platform[1],
+                                   'distribution_version': version,
+                                   'distribution_major_version': version.split('.', maxsplit=1)[0]}}
     for name in ('defaults', 'vars'):
         variables.update(_trusted(yaml.safe_load((ROOT / 'roles' / role / name / 'main.yml').read_text())))
-    for name in dict.fromkeys(platform):
-        path = ROOT / 'roles' / role / 'vars' / ('%s.yml' % name)
-        if path.exists():
-            variables.update(_trusted(yaml.safe_load(path.read_text())))
     variables.update(overrides)
     return Templar(loader=DataLoader(), variables=variables).template(trust_as_template(expression))

@@ -1,19 +1,22 @@
 """The roles' platform vars files (vars/<os family or distribution>[_<version>].yml) and how they load.
 
-tasks/set_vars.yml loads, each over the one before, the OS family's file, the distribution's, then
-its major and exact version's. Every file must name a supported platform, a distribution's file may
-only override what its family's file sets, and set_vars must run before anything else in the role.
+vars/main.yml reads them through the platform_vars lookup (plugins/lookup/platform_vars.py), each over
+the one before: the OS family's file, the distribution's, then its major and exact version's. Every
+file must name a supported platform, a distribution's file may only override what its family's file
+sets, and every value a file sets is a variable of vars/main.yml.
 """
 
-import re
 from pathlib import Path
 
 import pytest
 import yaml
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.platforms import SUPPORTED
+from ansible.errors import AnsibleLookupError
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import lookup_loader
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.platforms import SUPPORTED, platform_vars_files
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = sorted(p.parent.parent.name for p in ROOT.glob('roles/*/tasks/set_vars.yml'))
+ROLES = sorted({p.parent.parent.name for p in ROOT.glob('roles/*/vars/*.yml') if p.stem not in ('main', 'absent')})
 # Debian and Ubuntu are both of the Debian OS family in Ansible's facts.
 FAMILY = {'Debian': 'Debian', 'Ubuntu': 'Debian'}
 NAMES = (set(FAMILY.values()) | {d for d, _v, _c in SUPPORTED}
@@ -30,25 +33,56 @@ def test_the_roles_with_platform_values_load_them():
 
 
 @pytest.mark.parametrize('role', ROLES)
-def test_set_vars_runs_first_and_for_every_tag(role):
-    first = load(ROOT / 'roles' / role / 'tasks' / 'main.yml')[0]
-    assert first['ansible.builtin.import_tasks'] == 'set_vars.yml'
-    assert first['tags'] == ['always']
+def test_vars_main_reads_every_platform_value_through_the_lookup(role):
+    variables = load(ROOT / 'roles' / role / 'vars' / 'main.yml')
+    assert variables['__%s_platform' % role].strip() == (
+        "{{ query('go_buildhost.buildhost.platform_vars', role_path ~ '/vars', facts=ansible_facts) | first }}")
+    keys = {key for p in (ROOT / 'roles' / role / 'vars').glob('*.yml') if p.stem not in ('main', 'absent')
+            for key in load(p)}
+    for key in keys:
+        assert variables[key] == '{{ __%s_platform.%s }}' % (role, key), key
+    assert not (ROOT / 'roles' / role / 'tasks' / 'set_vars.yml').exists(), 'no include_vars task in every run'
 
 
-@pytest.mark.parametrize('role', ROLES)
-def test_set_vars_loads_family_distribution_major_and_exact_version_in_that_order(role):
-    task, = load(ROOT / 'roles' / role / 'tasks' / 'set_vars.yml')
-    names = [re.sub(r"\{\{ ansible_facts\['(\w+)'\] \}\}", r'<\1>', item) for item in task['loop']]
-    assert names == ['<os_family>.yml', '<distribution>.yml', '<distribution>_<distribution_major_version>.yml',
-                     '<distribution>_<distribution_version>.yml']
-    assert task['when'].endswith('is file')
+def test_the_files_load_family_distribution_major_and_exact_version_in_that_order():
+    facts = {'os_family': 'Debian', 'distribution': 'Ubuntu', 'distribution_major_version': '24',
+             'distribution_version': '24.04'}
+    assert platform_vars_files(facts) == ['Debian.yml', 'Ubuntu.yml', 'Ubuntu_24.yml', 'Ubuntu_24.04.yml']
+    with pytest.raises(ValueError, match='ansible_facts.os_family, ansible_facts.distribution_version'):
+        platform_vars_files({'distribution': 'Ubuntu', 'distribution_major_version': '24'})
+
+
+def lookup(directory, facts):
+    module = lookup_loader.get('go_buildhost.buildhost.platform_vars', loader=DataLoader())
+    return module.run([str(directory)], variables={}, facts=facts)
+
+
+def test_the_lookup_merges_each_file_over_the_one_before_and_skips_the_missing(tmp_path):
+    (tmp_path / 'Debian.yml').write_text('__r_a: family\n__r_b: family\n')
+    (tmp_path / 'Ubuntu.yml').write_text('__r_b: distribution\n')
+    (tmp_path / 'Ubuntu_24.04.yml').write_text('__r_c: exact\n')
+    (tmp_path / 'Ubuntu_22.04.yml').write_text('__r_c: another release\n')
+    facts = {'os_family': 'Debian', 'distribution': 'Ubuntu', 'distribution_major_version': '24',
+             'distribution_version': '24.04'}
+    assert lookup(tmp_path, facts) == [{'__r_a': 'family', '__r_b': 'distribution', '__r_c': 'exact'}]
+    assert lookup(tmp_path, dict(facts, distribution='Debian', distribution_major_version='12',
+                                 distribution_version='12.7')) == [{'__r_a': 'family', '__r_b': 'family'}]
+
+
+def test_the_lookup_refuses_a_file_that_is_not_a_mapping_and_facts_it_lacks(tmp_path):
+    (tmp_path / 'Debian.yml').write_text('- a list\n')
+    facts = {'os_family': 'Debian', 'distribution': 'Debian', 'distribution_major_version': '12',
+             'distribution_version': '12.7'}
+    with pytest.raises(AnsibleLookupError, match='holds no mapping'):
+        lookup(tmp_path, facts)
+    with pytest.raises(AnsibleLookupError, match='gather them'):
+        lookup(tmp_path, {})
 
 
 @pytest.mark.parametrize('role', ROLES)
 def test_every_vars_file_names_a_supported_platform_and_holds_internals_only(role):
     files = [p for p in (ROOT / 'roles' / role / 'vars').glob('*.yml') if p.stem not in ('main', 'absent')]
-    assert files, 'set_vars.yml with no platform file'
+    assert files, 'a role with platform values has their files'
     for path in files:
         assert path.stem in NAMES, '%s names no supported platform' % path
         assert all(key.startswith('__%s_' % role) for key in load(path)), path

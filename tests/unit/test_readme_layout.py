@@ -31,6 +31,7 @@ def names_in(path, pattern='*.py'):
     ('plugins/filter/', names_in('plugins/filter')),
     ('plugins/action/', names_in('plugins/action')),
     ('plugins/callback/', names_in('plugins/callback')),
+    ('plugins/lookup/', names_in('plugins/lookup')),
     ('plugins/doc_fragments/', names_in('plugins/doc_fragments')),
     ('playbooks/', names_in('playbooks', '*.yml')),
     ('roles/', sorted(p.name for p in (ROOT / 'roles').iterdir() if p.is_dir())),
