@@ -45,3 +45,14 @@ def render(role, expression, platform=('Debian', 'Debian'), **overrides):
         variables.update(_trusted(yaml.safe_load((ROOT / 'roles' / role / name / 'main.yml').read_text())))
     variables.update(overrides)
     return Templar(loader=DataLoader(), variables=variables).template(trust_as_template(expression))
+
+
+# Each role's argument_specs entry point: common declares the shared knobs under one of its own, which its
+# one task checks (plugins/action/platform_check.py); Ansible would add a validation task for `main`.
+ENTRY_POINTS = {'common': 'shared'}
+
+
+def spec_options(role):
+    """The options of role's meta/argument_specs.yml, at the entry point its variables are checked by."""
+    specs = yaml.safe_load((ROOT / 'roles' / role / 'meta/argument_specs.yml').read_text())
+    return specs['argument_specs'][ENTRY_POINTS.get(role, 'main')]['options']

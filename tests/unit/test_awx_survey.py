@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .role_vars import spec_options
+
 ROOT = Path(__file__).resolve().parents[2]
 SURVEY = json.loads((ROOT / 'awx' / 'survey.json').read_text())
 QUESTIONS = SURVEY['spec']
 ROLES = sorted(p.parent.parent.name for p in ROOT.glob('roles/*/meta/argument_specs.yml'))
-# common declares the shared knobs under an entry point of its own, which its one task checks
-# (plugins/action/platform_check.py): Ansible would add a validation task for `main` in every play.
-ENTRY_POINT = {'common': 'shared'}
 # Survey targets that are playbook variables, not role variables, and the playbook that reads each.
 PLAYBOOK_VARIABLES = {'fail_on_drift': 'playbooks/audit.yml'}
 SPEC_TYPES = {'text': 'str', 'integer': 'int'}
@@ -30,11 +29,6 @@ def awx_launch_vars(answers, unanswered=''):
     default (AWX sends even an empty one), or `unanswered` for AWX versions that send null."""
     return {q['variable']: answers[q['variable']] if q['variable'] in answers
             else (q.get('default', '') if unanswered == '' else unanswered) for q in QUESTIONS}
-
-
-def spec_options(role):
-    specs = yaml.safe_load((ROOT / 'roles' / role / 'meta/argument_specs.yml').read_text())
-    return specs['argument_specs'][ENTRY_POINT.get(role, 'main')]['options']
 
 
 def target_of(question):

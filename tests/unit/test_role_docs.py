@@ -7,20 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .role_vars import spec_options
+
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = sorted(p.parent.parent.name for p in ROOT.glob('roles/*/meta/argument_specs.yml'))
-# common declares the shared knobs under an entry point of its own, which its one task checks
-# (plugins/action/platform_check.py): Ansible would add a validation task for `main` in every play.
-ENTRY_POINT = {'common': 'shared'}
 # The shared knobs are named for the collection, not for the role that declares them.
 PREFIX = {'common': 'go_buildhost_'}
 COMMON = 'go_buildhost.buildhost.common'
 ROW = re.compile(r'^\| `(?P<name>[a-z0-9_]+)` \| `(?P<default>.*?)` \|')
-
-
-def spec_options(role):
-    specs = yaml.safe_load((ROOT / 'roles' / role / 'meta/argument_specs.yml').read_text())
-    return specs['argument_specs'][ENTRY_POINT.get(role, 'main')]['options']
 
 
 def readme_rows(role):
