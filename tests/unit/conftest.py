@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from ansible.module_utils import basic
-from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
 try:
     from ansible.module_utils.testing import patch_module_args
@@ -32,9 +31,6 @@ except ImportError:  # ansible-core before 2.19 (the collection supports 2.17 on
 
 
 ROOT = Path(__file__).resolve().parents[2]
-# Ansible's collection loader, as ansible-test units and ansible-playbook install it, before any test
-# imports the collection: the roles' vars then find the collection's filters by FQCN (tests/unit/role_vars.py).
-_AnsibleCollectionFinder(paths=[str(ROOT / 'collections')])._install()
 COLLECTION = 'ansible_collections.go_buildhost.buildhost'
 
 
