@@ -86,7 +86,9 @@ POSIX_LOOP = PLAY_HEAD.format(name='ansible.posix.sysctl over six keys, file onl
 FACTS_ONLY = PLAY_HEAD.format(name='Facts only') + '  tasks: []\n'
 LOCAL_ACTIONS = {'ansible.builtin.debug', 'debug', 'ansible.builtin.fail', 'fail', 'ansible.builtin.assert',
                  'assert', 'ansible.builtin.validate_argument_spec', 'validate_argument_spec',
-                 'ansible.builtin.gather_facts', 'gather_facts', 'ansible.builtin.setup', 'setup'}
+                 'ansible.builtin.gather_facts', 'gather_facts', 'ansible.builtin.setup', 'setup',
+                 # the collection's checks, on the controller: no call to the host when the play has its facts
+                 'go_buildhost.buildhost.platform_check', 'go_buildhost.buildhost.role_check'}
 
 
 def sh(*args):

@@ -15,14 +15,13 @@ with ansible-core's own validator and message, where Ansible's inserted task for
 
 from __future__ import annotations
 
-import os
-
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
-from ansible.plugins.action.validate_argument_spec import ActionModule as ValidateArgumentSpec
 
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.platforms import (
     CHECK_ARGUMENT_SPEC, platform_errors,
+)
+from ansible_collections.go_buildhost.buildhost.plugins.plugin_utils.role_spec import (
+    argument_spec_errors, failed_validation,
 )
 
 
@@ -34,29 +33,12 @@ class ActionModule(ActionBase):
     # Ansible would insert a validation task of its own for that one, a second task in every play.
     SHARED_ENTRY_POINT = 'shared'
 
-    def shared_knob_errors(self, task_vars):
-        """ansible-core's own validation of the shared knobs (as its validate_argument_spec action runs it
-        for a role), against the spec of the role this task is in; [] outside a role."""
-        role = getattr(self._task, '_role', None)
-        path = os.path.join(role.get_role_path(), 'meta', 'argument_specs.yml') if role is not None else None
-        if not path or not os.path.exists(path):
-            return []
-        # The loader caches the parsed file: read once per run, not once per host.
-        spec = ((self._loader.load_from_file(path) or {}).get('argument_specs') or {}).get(self.SHARED_ENTRY_POINT)
-        if not spec:
-            return []
-        options = spec.get('options') or {}
-        provided = ValidateArgumentSpec.get_args_from_task_vars(self, options, task_vars)
-        return ArgumentSpecValidator(options).validate(provided, validate_role_argument_spec=True).error_messages
-
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=CHECK_ARGUMENT_SPEC)
-        knob_errors = self.shared_knob_errors(task_vars or {})
+        knob_errors = argument_spec_errors(self, task_vars or {}, self.SHARED_ENTRY_POINT)
         if knob_errors:
-            result.update(failed=True, changed=False, argument_errors=knob_errors,
-                          msg='Validation of arguments failed:\n%s' % '\n'.join(knob_errors))
-            return result
+            return failed_validation(result, knob_errors)
         facts = dict((task_vars or {}).get('ansible_facts') or {})
         if not facts.get('distribution'):
             gathered = self._execute_module(module_name='ansible.legacy.setup',

@@ -49,7 +49,8 @@ def render(role, expression, platform=('Debian', 'Debian'), **overrides):
 
 # Each role's argument_specs entry point: common declares the shared knobs under one of its own, which its
 # one task checks (plugins/action/platform_check.py); Ansible would add a validation task for `main`.
-ENTRY_POINTS = {'common': 'shared'}
+ENTRY_POINTS = {'common': 'shared', 'go_toolchain': 'variables', 'go_env': 'variables', 'sysctl_tuning': 'variables',
+                'build_cgroups': 'variables', 'go_cache': 'variables'}
 
 
 def spec_options(role):

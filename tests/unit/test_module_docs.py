@@ -12,6 +12,7 @@ import sys
 import pytest
 from ansible.module_utils import basic
 
+from ansible_collections.go_buildhost.buildhost.plugins.action import role_check
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_version, platforms
 
 from .conftest import ROOT, load_library
@@ -36,7 +37,8 @@ def docs():
 
 
 # Modules documented in library/ and carried out by an action plugin of the same name: the spec it validates.
-ACTION_SPECS = {'go_release': go_version.RELEASE_ARGUMENT_SPEC, 'platform_check': platforms.CHECK_ARGUMENT_SPEC}
+ACTION_SPECS = {'go_release': go_version.RELEASE_ARGUMENT_SPEC, 'platform_check': platforms.CHECK_ARGUMENT_SPEC,
+                'role_check': role_check.ARGUMENT_SPEC}
 
 
 def argument_spec(monkeypatch, name):

@@ -32,6 +32,7 @@ def names_in(path, pattern='*.py'):
     ('plugins/action/', names_in('plugins/action')),
     ('plugins/callback/', names_in('plugins/callback')),
     ('plugins/lookup/', names_in('plugins/lookup')),
+    ('plugins/plugin_utils/', names_in('plugins/plugin_utils')),
     ('plugins/doc_fragments/', names_in('plugins/doc_fragments')),
     ('playbooks/', names_in('playbooks', '*.yml')),
     ('roles/', sorted(p.name for p in (ROOT / 'roles').iterdir() if p.is_dir())),

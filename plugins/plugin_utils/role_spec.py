@@ -1,0 +1,41 @@
+# -*- coding: utf-8 -*-
+# Copyright: go-buildhost contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A role's argument spec, checked by a task of the role itself, as Ansible's own inserted task does.
+
+Ansible inserts a validation task before a role's tasks for the entry point `main` of its
+meta/argument_specs.yml: one more task result in every play, about 54 ms of controller CPU per host
+(docs/benchmarks.md). The collection's roles declare their variables under another entry point, and
+their one check task (the platform_check and role_check actions) validates them with ansible-core's
+own validator and message instead, before anything else it does.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action.validate_argument_spec import ActionModule as ValidateArgumentSpec
+
+
+def argument_spec_errors(action, task_vars, entry_point):
+    """ansible-core's own validation of the variables of the role action's task is in, against that role's
+    meta/argument_specs.yml at entry_point: the error messages, [] when there is no such spec."""
+    role = getattr(action._task, '_role', None)
+    path = os.path.join(role.get_role_path(), 'meta', 'argument_specs.yml') if role is not None else None
+    if not path or not os.path.exists(path):
+        return []
+    # The loader caches the parsed file: read once per run, not once per host.
+    spec = ((action._loader.load_from_file(path) or {}).get('argument_specs') or {}).get(entry_point)
+    if not spec:
+        return []
+    options = spec.get('options') or {}
+    provided = ValidateArgumentSpec.get_args_from_task_vars(action, options, task_vars)
+    return ArgumentSpecValidator(options).validate(provided, validate_role_argument_spec=True).error_messages
+
+
+def failed_validation(result, errors):
+    """result as Ansible's validation task fails: its message and argument_errors."""
+    result.update(failed=True, changed=False, argument_errors=errors,
+                  msg='Validation of arguments failed:\n%s' % '\n'.join(errors))
+    return result
