@@ -18,10 +18,11 @@ description:
   - Runs on the controller. With the host's facts in the play it makes no call to the host at all; when the
     play has none (C(gather_facts) false, or smart gathering over a fact cache that lacks them) it reads the
     I(gather_subset) facts first, with M(ansible.builtin.setup), and returns those facts as that module does.
-  - Every role of the collection runs it first, through its dependency on the C(common) role.
-  - In the C(common) role, it first checks the shared knobs (C(go_buildhost_state), C(go_buildhost_lock_timeout))
-    against the role's C(meta/argument_specs.yml), entry point C(shared), with ansible-core's own validator, and
-    fails with its message (C(Validation of arguments failed)) and C(argument_errors).
+  - Every role of the collection runs the same check first, in its one check task
+    (M(go_buildhost.buildhost.role_check)). This action is the check alone, for a play of your own.
+  - In a task of a role whose C(meta/argument_specs.yml) has the entry point C(shared) (as the C(common) role's
+    has), it first checks those variables with ansible-core's own validator, and fails with its message
+    (C(Validation of arguments failed)) and C(argument_errors).
 version_added: "1.0.0"
 author: go-buildhost contributors (!UNKNOWN)
 options:

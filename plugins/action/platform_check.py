@@ -33,27 +33,39 @@ class ActionModule(ActionBase):
     # Ansible would insert a validation task of its own for that one, a second task in every play.
     SHARED_ENTRY_POINT = 'shared'
 
+    def check_platform(self, result, task_vars, gather_subset, knob_errors):
+        """The shared knobs (knob_errors: what the validator found), then the host's platform, into result.
+
+        Reads the gather_subset facts when the play has none (result's ansible_facts, and gathered). Returns
+        the host's facts as the play's ansible_facts names them, or None when result failed.
+        """
+        result['changed'] = False
+        if knob_errors:
+            failed_validation(result, knob_errors)
+            return None
+        facts = dict((task_vars or {}).get('ansible_facts') or {})
+        if not facts.get('distribution'):
+            gathered = self._execute_module(module_name='ansible.legacy.setup',
+                                            module_args={'gather_subset': gather_subset}, task_vars=task_vars)
+            if gathered.get('failed') or gathered.get('unreachable'):
+                result.clear()
+                result.update(gathered)
+                return None
+            result['ansible_facts'] = gathered.get('ansible_facts', {})
+            result['gathered'] = True
+            # setup names them ansible_distribution, ...; the play's ansible_facts has them without the prefix.
+            facts.update((name[len('ansible_'):] if name.startswith('ansible_') else name, value)
+                         for name, value in result['ansible_facts'].items())
+        errors = platform_errors(facts)
+        if errors:
+            result.update(failed=True, msg=' '.join(errors))
+            return None
+        result['msg'] = '%s %s is supported' % (facts.get('distribution'), facts.get('distribution_version'))
+        return facts
+
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         _validation, args = self.validate_argument_spec(argument_spec=CHECK_ARGUMENT_SPEC)
         knob_errors = argument_spec_errors(self, task_vars or {}, self.SHARED_ENTRY_POINT)
-        if knob_errors:
-            return failed_validation(result, knob_errors)
-        facts = dict((task_vars or {}).get('ansible_facts') or {})
-        if not facts.get('distribution'):
-            gathered = self._execute_module(module_name='ansible.legacy.setup',
-                                            module_args={'gather_subset': args['gather_subset']}, task_vars=task_vars)
-            if gathered.get('failed') or gathered.get('unreachable'):
-                return gathered
-            result['ansible_facts'] = gathered.get('ansible_facts', {})
-            result['gathered'] = True
-            # setup names them ansible_distribution, ...; the play's ansible_facts has them without the prefix.
-            facts = dict((name[len('ansible_'):] if name.startswith('ansible_') else name, value)
-                         for name, value in result['ansible_facts'].items())
-        errors = platform_errors(facts)
-        result['changed'] = False
-        if errors:
-            result.update(failed=True, msg=' '.join(errors))
-        else:
-            result['msg'] = '%s %s is supported' % (facts.get('distribution'), facts.get('distribution_version'))
+        self.check_platform(result, task_vars, args['gather_subset'], knob_errors)
         return result

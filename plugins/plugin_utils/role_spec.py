@@ -18,10 +18,10 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action.validate_argument_spec import ActionModule as ValidateArgumentSpec
 
 
-def argument_spec_errors(action, task_vars, entry_point):
-    """ansible-core's own validation of the variables of the role action's task is in, against that role's
-    meta/argument_specs.yml at entry_point: the error messages, [] when there is no such spec."""
-    role = getattr(action._task, '_role', None)
+def argument_spec_errors(action, task_vars, entry_point, role=None):
+    """ansible-core's own validation of the variables of role (default: the role action's task is in), against
+    that role's meta/argument_specs.yml at entry_point: the error messages, [] when there is no such spec."""
+    role = role if role is not None else getattr(action._task, '_role', None)
     path = os.path.join(role.get_role_path(), 'meta', 'argument_specs.yml') if role is not None else None
     if not path or not os.path.exists(path):
         return []
@@ -39,3 +39,12 @@ def failed_validation(result, errors):
     result.update(failed=True, changed=False, argument_errors=errors,
                   msg='Validation of arguments failed:\n%s' % '\n'.join(errors))
     return result
+
+
+def dependency(action, name):
+    """The role the action's task is in, or the one among its dependencies, whose directory is named name."""
+    role = getattr(action._task, '_role', None)
+    for candidate in ([role] + role.get_all_dependencies()) if role is not None else []:
+        if os.path.basename(candidate.get_role_path().rstrip(os.sep)) == name:
+            return candidate
+    return None

@@ -1,4 +1,4 @@
-"""The supported platforms (module_utils/platforms.py), the platform_errors filter, and roles/common's check.
+"""The supported platforms (module_utils/platforms.py), the platform_errors filter, and each role's check of them.
 
 The facts are faked the way Ansible reports them (distribution, distribution_version,
 distribution_major_version, distribution_release). The playbook runs at the end use a host no
@@ -19,7 +19,17 @@ from .conftest import ROOT
 
 SUPPORTED = 'go-buildhost supports Debian 12, 13 and Ubuntu 22.04, 24.04'
 ROLES = ['go_toolchain', 'go_env', 'sysctl_tuning', 'build_cgroups', 'go_cache']
-CHECK = 'Fail on a host outside the supported platforms before anything changes'
+
+
+def check_name(role):
+    """Each role's first task (tasks/validate.yml): the platform and the shared knobs, then its own variables."""
+    return ('Fail with every invalid %s variable, or on a host outside the supported platforms, before anything changes'
+            % role)
+
+
+# The role the platform cases below are played with: after its check, its next task calls the host.
+PROBE_ROLE = 'sysctl_tuning'
+CHECK = check_name(PROBE_ROLE)
 
 
 def facts(distribution, version, major=None, release='', os_family=None):
@@ -141,42 +151,40 @@ def test_a_version_ansible_could_not_read_shows_the_release():
     assert platform_errors(facts('Rocky', 'NA', major='NA')) == refusal('Rocky of unknown version')
 
 
-# roles/common: one task, the platform_check action, before anything else of any role.
+# roles/common: the knobs every role shares, declared once (defaults and argument spec), and no task of its own.
+# Each role's first task checks them and the platform (plugins/action/role_check.py), before anything else.
 
-def common_tasks():
-    return yaml.safe_load((ROOT / 'roles/common/tasks/main.yml').read_text())
-
-
-def test_common_is_one_task_the_platform_check():
-    """One controller-side task per play; it reads the min facts itself when the play has none."""
-    tasks = common_tasks()
-    assert len(tasks) == 1
-    task = tasks[0]
-    assert task['name'] == CHECK
-    assert set(task) == {'name', 'go_buildhost.buildhost.platform_check', 'tags'}
-    # Like the roles' argument spec checks: a run limited to some tags is checked too.
-    assert task['tags'] == ['always']
+def test_common_has_no_task_every_role_checks_first():
+    assert not (ROOT / 'roles/common/tasks').exists()
+    for role in ROLES:
+        main = yaml.safe_load((ROOT / 'roles' / role / 'tasks/main.yml').read_text())
+        assert main[0]['ansible.builtin.import_tasks'] == 'validate.yml', role
+        validate = yaml.safe_load((ROOT / 'roles' / role / 'tasks/validate.yml').read_text())
+        assert [task['name'] for task in validate] == [check_name(role)], role
+        assert validate[0]['tags'] == ['always'], role
+        assert 'go_buildhost.buildhost.role_check' in validate[0], role
 
 
 @pytest.fixture(scope='module')
 def checked(tmp_path_factory):
-    """{case: common's result} for every case below, from one ansible-playbook run: a play per faked host."""
+    """{case: the check's result} for every case below, from one ansible-playbook run of one play: each host's
+    facts faked, or none (the check reads them)."""
     cases = dict(HOSTS)
     cases.update((name, host_facts) for name, (host_facts, _shown) in REFUSED.items())
     cases['no_facts'] = None
     cases['no_facts_local'] = None
     cases['bad_knobs'] = HOSTS['debian12']
-    tmp_path = tmp_path_factory.mktemp('common')
+    tmp_path = tmp_path_factory.mktemp('platforms')
     # One play (a play whose every host failed would end the run): each host's faked facts from its
     # host var, made ansible_facts by a cacheable set_fact, one fact per loop item.
     plays = [{'name': 'Probe', 'hosts': 'all', 'gather_facts': False, 'pre_tasks': [{
         'name': 'Fake the facts', 'ansible.builtin.set_fact': {'{{ item.key }}': '{{ item.value }}', 'cacheable': True},
         'loop': "{{ fake | default({}) | dict2items }}"}],
-        'roles': [{'role': 'go_buildhost.buildhost.common'}]}]
+        'roles': [{'role': 'go_buildhost.buildhost.' + PROBE_ROLE}]}]
     hosts = {name: {'fake': host_facts} if host_facts else {} for name, host_facts in cases.items()}
     hosts['bad_knobs'].update(BAD_KNOBS)
     hosts['no_facts_local'] = {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}
-    report = run_playbook(tmp_path, plays, hosts)
+    report = run_playbook(tmp_path, plays, hosts, '--check')
     return {host: outcome(report['plays'][0]['tasks'], CHECK, host) for host in cases}
 
 
@@ -184,7 +192,8 @@ def checked(tmp_path_factory):
 def test_common_lets_the_supported_platforms_through(checked, host):
     result = checked[host]
     assert not result.get('failed') and not result.get('unreachable'), result
-    assert result['msg'] == '%s %s is supported' % (HOSTS[host]['distribution'], HOSTS[host]['distribution_version'])
+    assert result['msg'] == '%s %s is supported; every variable of the role is valid' % (
+        HOSTS[host]['distribution'], HOSTS[host]['distribution_version'])
     assert 'gathered' not in result, 'the facts were there: the host is not asked'
 
 
@@ -230,7 +239,7 @@ def test_common_checks_the_facts_it_read_itself(checked):
     assert result.get('gathered') is True, result
     assert result['ansible_facts']['ansible_distribution'], result
     assert 'not gathered' not in result['msg'], result['msg']
-    assert result['msg'].endswith(' is supported') or ' is not a supported platform' in result['msg'], result['msg']
+    assert ' is supported; ' in result['msg'] or ' is not a supported platform' in result['msg'], result['msg']
 
 
 def test_the_check_without_facts_names_them():
@@ -280,28 +289,30 @@ def outcome(tasks, name, host='target'):
 @pytest.mark.parametrize('role', ROLES)
 def test_every_role_refuses_rocky_9_before_anything_changes(tmp_path, role):
     tasks, stats = play(tmp_path, role, REFUSED['rocky9'][0], '--check')
-    assert outcome(tasks, CHECK)['msg'] == refusal('Rocky 9.3')[0]
-    # common's check is the first task after the faked facts: no argument spec task of its own before it.
-    assert [t['task']['name'].split(' : ', 1)[-1] for t in tasks][:2] == ['Fake the facts', CHECK]
+    assert outcome(tasks, check_name(role))['msg'] == refusal('Rocky 9.3')[0]
+    # The role's check is the first task after the faked facts: no argument spec task of Ansible's before it.
+    assert [t['task']['name'].split(' : ', 1)[-1] for t in tasks][:2] == ['Fake the facts', check_name(role)]
     # The check is the last task: none of the role's own ran, and the host was never contacted.
-    assert tasks[-1]['task']['name'].endswith(CHECK)
+    assert tasks[-1]['task']['name'].endswith(check_name(role))
     assert (stats['failures'], stats['changed'], stats['unreachable']) == (1, 0, 0), stats
 
 
 def test_a_role_run_without_facts_gathers_them_before_the_check(tmp_path):
-    """common reads the min facts itself: here that is the first contact, and the host is unreachable."""
+    """The check reads the min facts itself: here that is the first contact, and the host is unreachable."""
     tasks, stats = play(tmp_path, 'go_toolchain', None, '--check')
-    assert tasks[-1]['task']['name'].endswith(CHECK)
+    assert tasks[-1]['task']['name'].endswith(check_name('go_toolchain'))
     assert (stats['failures'], stats['changed'], stats['unreachable']) == (0, 0, 1), stats
 
 
-def test_common_passes_ubuntu_24_04_without_contacting_it(tmp_path):
-    tasks, stats = play(tmp_path, 'common', HOSTS['ubuntu2404'])
+def test_the_check_passes_ubuntu_24_04_without_contacting_it(tmp_path):
+    tasks, stats = play(tmp_path, PROBE_ROLE, HOSTS['ubuntu2404'], '--check')
     assert outcome(tasks, CHECK).get('failed') is not True
-    assert (stats['failures'], stats['unreachable']) == (0, 0), stats
+    assert outcome(tasks, CHECK).get('unreachable') is not True
+    # The role's next task is the first to call the host, which no connection reaches.
+    assert stats['failures'] == 0 and tasks[-1]['task']['name'] != CHECK, stats
 
 
 def test_debian_sid_is_refused_by_the_role(tmp_path):
-    tasks, _stats = play(tmp_path, 'common', TESTING['sid_lsb'])
+    tasks, _stats = play(tmp_path, PROBE_ROLE, TESTING['sid_lsb'], '--check')
     assert outcome(tasks, CHECK)['msg'] == refusal(
         'Debian sid (testing or unstable, which have no release number)')[0]
