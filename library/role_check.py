@@ -109,6 +109,12 @@ argument_errors:
   returned: when a variable does not match its argument spec
   type: list
   elements: str
+probed:
+  description: The I(register) of each probe that ran on the host, in order.
+  returned: when the argument specs passed
+  type: list
+  elements: str
+  sample: [__go_cache_calendar]
 gathered:
   description: Whether the facts were read because the play had none.
   returned: when the facts were read

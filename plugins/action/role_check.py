@@ -94,6 +94,7 @@ class ActionModule(PlatformCheck):
         extra = {'ansible_facts': facts} if result.get('gathered') else {}
         for probe in args['probes']:
             extra[probe['register']] = self.probe(probe['argv'])
+        result['probed'] = [probe['register'] for probe in args['probes']]
         errors = self.template_with('{{ %s }}' % args['errors_var'], extra)
         if isinstance(errors, str):
             errors = [errors] if errors else []

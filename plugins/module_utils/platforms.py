@@ -105,7 +105,6 @@ def platform_errors(facts):
             'changed nothing on it.' % (describe(facts), supported)]
 
 
-# The options of the platform_check action (plugins/action/platform_check.py), which roles/common runs.
 def platform_vars_files(facts):
     """The vars files of a role's platform values, in the order they load, each over the one before (the way
     linux-system-roles load them): the OS family's, the distribution's, its major version's, its exact
@@ -121,4 +120,6 @@ def platform_vars_files(facts):
             '%s_%s.yml' % (distribution, _text(facts['distribution_version']))]
 
 
+# The options of the platform_check action (plugins/action/platform_check.py); each role's role_check runs the
+# same check.
 CHECK_ARGUMENT_SPEC = {'gather_subset': {'type': 'list', 'elements': 'str', 'default': ['min']}}

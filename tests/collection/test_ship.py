@@ -71,8 +71,10 @@ def test_ansible_doc_renders_every_module_and_role(core, installed):
     assert '[WARNING]' not in roles.stderr, roles.stderr
     for role in ROLES:
         assert '> ROLE: *go_buildhost.buildhost.%s*' % role in roles.stdout, role
-    # common's one entry point is `shared`: its task checks those knobs, not a task Ansible inserts for `main`.
-    assert roles.stdout.count('ENTRY POINT: *main*') == len(ROLES) - 1
+    # No entry point `main`, for which Ansible would insert a task of its own: each role's first task checks
+    # its variables (`variables`) and common's shared knobs (`shared`).
+    assert roles.stdout.count('ENTRY POINT: *main*') == 0
+    assert roles.stdout.count('ENTRY POINT: *variables*') == len(ROLES) - 1
     assert roles.stdout.count('ENTRY POINT: *shared*') == 1
 
 

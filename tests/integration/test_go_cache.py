@@ -91,8 +91,9 @@ def test_converge_then_nothing_to_do(target):
     assert fact['gocache'] == '/var/cache/go/build' and fact['on_calendar'] == '*:0/5'
     again = target.play(BASE, playbook=PLAYBOOK)
     assert not again.failed and again.changed == 0, [name for name, r in again.tasks.items() if r.get('changed')]
-    assert 'Ask systemd whether' not in [n for n, r in again.tasks.items() if not r.get('skipped')], \
-        'an accepted calendar expression is not checked again'
+    check = 'Fail with every invalid go_cache variable'
+    assert first.result(check)['probed'] == ['__go_cache_calendar'], 'a new calendar expression is asked about'
+    assert again.result(check)['probed'] == [], 'an accepted calendar expression is not checked again'
 
 
 def test_check_mode_reports_drift_without_repairing_it(target):

@@ -85,10 +85,9 @@ def test_noop_costs_one_module_call(target, versions):
     # Modules by their short name: the tasks call them by FQCN (go_buildhost.buildhost.go_env_file).
     action = {name: outcome.get('action', '').rsplit('.', 1)[-1] for name, outcome in ran.items()}
     calls = [name for name in ran if action[name] == 'go_env_file']
-    # platform_check (roles/common) and role_check run on the controller: with the play's facts they call
-    # no module on the host.
+    # role_check runs on the controller: with the play's facts and no probe it calls no module on the host.
     others = [name for name in ran
-              if action[name] not in ('go_env_file', 'gather_facts', 'role_check', 'platform_check')]
+              if action[name] not in ('go_env_file', 'gather_facts', 'role_check')]
     assert len(calls) == 1 and others == [], ran.keys()
 
 

@@ -47,8 +47,8 @@ def render(role, expression, platform=('Debian', 'Debian'), **overrides):
     return Templar(loader=DataLoader(), variables=variables).template(trust_as_template(expression))
 
 
-# Each role's argument_specs entry point: common declares the shared knobs under one of its own, which its
-# one task checks (plugins/action/platform_check.py); Ansible would add a validation task for `main`.
+# Each role's argument_specs entry point, checked by the role's first task (plugins/action/role_check.py), the
+# shared knobs of common's included; Ansible would add a validation task of its own for `main`.
 ENTRY_POINTS = {'common': 'shared', 'go_toolchain': 'variables', 'go_env': 'variables', 'sysctl_tuning': 'variables',
                 'build_cgroups': 'variables', 'go_cache': 'variables'}
 
