@@ -18,8 +18,15 @@ import time
 from pathlib import Path
 
 import pytest
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
 from tests.harness import cpu_ticks
+
+# Ansible's collection loader, before pytest collects any test module. tests/integration/test_issue14_awx.py
+# imports from tests/unit, whose modules import the collection (ansible_collections.go_buildhost.buildhost):
+# imported before the loader, as a plain namespace package, the collection stayed broken for every later
+# import, and the unit tests failed in `make test` only (tests/unit/test_suite_imports.py).
+_AnsibleCollectionFinder(paths=[str(Path(__file__).resolve().parents[1] / 'collections')])._install()
 
 FIRST = ('tests/test_molecule.py::test_molecule_scenario[vm]', 'tests/unit/',
          'tests/test_molecule.py::test_molecule_scenario[fleet]', 'tests/collection/',

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from ansible.module_utils import basic
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
 
 try:
     from ansible.module_utils.testing import patch_module_args
@@ -31,6 +32,11 @@ except ImportError:  # ansible-core before 2.19 (the collection supports 2.17 on
 
 
 ROOT = Path(__file__).resolve().parents[2]
+# Ansible's collection loader, as ansible-test units and ansible-playbook install it, before any test
+# imports the collection: the roles' vars then find the collection's plugins by FQCN (role_vars.py).
+# tests/conftest.py installs it too, before pytest collects the modules outside tests/unit that import
+# from it (`make test`); ansible-test keeps tests/unit/__init__.py empty.
+_AnsibleCollectionFinder(paths=[str(ROOT / 'collections')])._install()
 COLLECTION = 'ansible_collections.go_buildhost.buildhost'
 
 
