@@ -39,8 +39,11 @@ def test_go_runs_under_cron(host, go_version, cron_path):
     converged = host.file(FACT).mtime.timestamp()
     deadline = time.time() + 75
     while time.time() < deadline:
-        record = host.file('/tmp/cron-go-version')
-        if record.exists and record.mtime.timestamp() > converged:
+        record, env = host.file('/tmp/cron-go-version'), host.file('/tmp/cron-env')
+        # Each redirection of the crontab's line truncates its file before the command writes to it: wait for
+        # both files' content, written after the converge.
+        if (record.exists and record.mtime.timestamp() > converged and record.content_string.strip()
+                and env.exists and env.mtime.timestamp() >= record.mtime.timestamp() and 'PATH=' in env.content_string):
             break
         time.sleep(3)
     else:
