@@ -3,14 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The platform_check action: its one implementation (plugins/modules/platform_check.py is its documentation).
 
-roles/common runs it first in every play of the collection's roles. With the host's facts in the play it
-runs on the controller alone, with no call to the host; without them it reads the min subset first
-(ansible.builtin.setup), as a task of its own did before. One task instead of two skipped ones, in each
-play: the rule is platform_errors in plugins/module_utils/platforms.py, the same as the filter's.
+The check alone, for a play of the user's own; each role of the collection runs the same check_platform
+first in its role_check task (plugins/action/role_check.py, a subclass). With the host's facts in the
+play it runs on the controller alone, with no call to the host; without them it reads the min subset
+first (ansible.builtin.setup). The rule is platform_errors in plugins/module_utils/platforms.py, the
+same as the filter's.
 
-It also checks the shared knobs against common's meta/argument_specs.yml (its entry point `shared`),
-with ansible-core's own validator and message, where Ansible's inserted task for an entry point
-`main` did: one task per play instead of two.
+In a role whose meta/argument_specs.yml has the entry point `shared` (roles/common's), it first checks
+those variables with ansible-core's own validator and message.
 """
 
 from __future__ import annotations

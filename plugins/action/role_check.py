@@ -25,6 +25,7 @@ import re
 import shlex
 
 from ansible_collections.go_buildhost.buildhost.plugins.action.platform_check import ActionModule as PlatformCheck
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.platforms import CHECK_ARGUMENT_SPEC
 from ansible_collections.go_buildhost.buildhost.plugins.plugin_utils.role_spec import (
     argument_spec_errors, dependency, failed_validation,
 )
@@ -37,16 +38,16 @@ except ImportError:  # ansible-core before 2.19: every template string is truste
         return value
 
 
-ARGUMENT_SPEC = {
+# platform_check's options (gather_subset), and the role's own.
+ARGUMENT_SPEC = dict(CHECK_ARGUMENT_SPEC, **{
     'errors_var': {'type': 'str', 'required': True},
     'msg_suffix': {'type': 'str', 'default': ''},
     'entry_point': {'type': 'str', 'default': 'variables'},
-    'gather_subset': {'type': 'list', 'elements': 'str', 'default': ['min']},
     'probes': {'type': 'list', 'elements': 'dict', 'default': [], 'options': {
         'argv': {'type': 'list', 'elements': 'str', 'required': True},
         'register': {'type': 'str', 'required': True},
     }},
-}
+})
 _NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 # The role that declares the shared knobs, a dependency of every role of the collection.
 SHARED_ROLE = 'common'
