@@ -10,7 +10,14 @@ validate.yml stop the run with every bad variable listed before any host is touc
 
 from __future__ import annotations
 
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_cache_rules
+
+def _rules():
+    """plugins/module_utils/go_cache_rules.py."""
+    # Imported on first use: to find any one filter of the collection, Ansible loads every file of
+    # plugins/filter in each forked worker, which would otherwise compile this module_utils each time.
+    from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_cache_rules
+
+    return go_cache_rules
 
 
 def go_cache_errors(settings, calendar=None):
@@ -18,12 +25,12 @@ def go_cache_errors(settings, calendar=None):
 
     calendar: the registered result of `systemd-analyze calendar` (skipped or absent: not asked).
     """
-    return go_cache_rules.settings_errors(dict(settings), dict(calendar or {}))
+    return _rules().settings_errors(dict(settings), dict(calendar or {}))
 
 
 def go_cache_bytes(value):
     """A go_cache size (20G, 512M, bytes) in bytes; 0 for what go_cache_errors refuses."""
-    return go_cache_rules.size_bytes(value)
+    return _rules().size_bytes(value)
 
 
 class FilterModule:

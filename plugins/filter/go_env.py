@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_env as _go_env_rules
-
 
 def _go_env():
-    return _go_env_rules
+    """plugins/module_utils/go_env.py."""
+    # Imported on first use: to find any one filter of the collection, Ansible loads every file of
+    # plugins/filter in each forked worker, which would otherwise compile this module_utils each time.
+    from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_env
+
+    return go_env
 
 
 def go_env_errors(settings):

@@ -22,16 +22,25 @@ def argument_spec_errors(action, task_vars, entry_point, role=None):
     """ansible-core's own validation of the variables of role (default: the role action's task is in), against
     that role's meta/argument_specs.yml at entry_point: the error messages, [] when there is no such spec."""
     role = role if role is not None else getattr(action._task, '_role', None)
-    path = os.path.join(role.get_role_path(), 'meta', 'argument_specs.yml') if role is not None else None
+    path = os.path.join(_role_path(role), 'meta', 'argument_specs.yml') if role is not None else None
     if not path or not os.path.exists(path):
         return []
-    # The loader caches the parsed file: read once per run, not once per host.
-    spec = ((action._loader.load_from_file(path) or {}).get('argument_specs') or {}).get(entry_point)
+    # Ansible parsed this file when it loaded the role, before the workers forked, and its loader caches it
+    # under the path it found it by: under the same path, a worker reads that copy instead of parsing the
+    # YAML again for every host. unsafe: that copy itself, not a deep copy of it (as long again as parsing);
+    # nothing here or in ansible-core's validator writes to a spec.
+    spec = ((action._loader.load_from_file(path, unsafe=True) or {}).get('argument_specs') or {}).get(entry_point)
     if not spec:
         return []
     options = spec.get('options') or {}
     provided = ValidateArgumentSpec.get_args_from_task_vars(action, options, task_vars)
     return ArgumentSpecValidator(options).validate(provided, validate_role_argument_spec=True).error_messages
+
+
+def _role_path(role):
+    """The role's directory as Ansible found it (get_role_path() resolves symlinks, such as a collection
+    linked to a checkout): the path under which Ansible's loader cached the role's files."""
+    return getattr(role, '_role_path', None) or role.get_role_path()
 
 
 def failed_validation(result, errors):
