@@ -1,0 +1,392 @@
+"""go_cache's GOCACHEPROG helper (roles/go_cache/files/go_cacheprog.py), driven the way go drives it.
+
+The requests are written as cmd/go/internal/cache/prog.go writes them: each Request (cacheprog.go) JSON
+encoded on a line of its own and followed by an empty line, a put's body after it as a line holding a
+base64 JSON string. The server is tests/cacheprog_server.py on 127.0.0.1.
+"""
+
+import base64
+import datetime
+import hashlib
+import importlib.util
+import json
+import os
+import queue
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cacheprog_server import CacheServer
+from tests.unit.conftest import ROOT
+
+HELPER = ROOT / 'roles/go_cache/files/go_cacheprog.py'
+TOKEN = 'sekrit-token-7f3a9c'  # noqa: S105 - a test token, looked for where it must not appear
+
+
+def load_helper():
+    spec = importlib.util.spec_from_file_location('go_cacheprog', HELPER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def action(n):
+    return hashlib.sha256(b'action %d' % n).digest()
+
+
+def b64(raw):
+    return base64.b64encode(raw).decode()
+
+
+class Go:
+    """One helper process and the go side of its protocol."""
+
+    def __init__(self, tmp_path, name='go', **config):
+        self.dir = tmp_path / name
+        config.setdefault('dir', str(self.dir))
+        config.setdefault('stats_file', str(tmp_path / ('%s-stats.json' % name)))
+        self.stats_file = config['stats_file']
+        self.config_file = tmp_path / ('%s.json' % name)
+        self.config_file.write_text(json.dumps(config))
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen([sys.executable, str(HELPER), str(self.config_file)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.answers = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        self.next_id = 0
+        self.hello = self.answer()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.answers.put(json.loads(line))
+        self.answers.put(None)
+
+    def answer(self, timeout=10):
+        return self.answers.get(timeout=timeout)
+
+    def send(self, request, body=None):
+        self.next_id += 1
+        request = dict({'ID': self.next_id}, **request)
+        data = json.dumps(request, separators=(',', ':')).encode() + b'\n\n'
+        if body:
+            data += b'"' + base64.b64encode(body) + b'"\n'
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+        return self.next_id
+
+    def get(self, action_id):
+        return self.send({'Command': 'get', 'ActionID': b64(action_id)})
+
+    def put(self, action_id, body):
+        request = {'Command': 'put', 'ActionID': b64(action_id), 'OutputID': b64(hashlib.sha256(body).digest())}
+        if body:
+            request['BodySize'] = len(body)
+        return self.send(request, body)
+
+    def answers_for(self, ids):
+        got = {}
+        while len(got) < len(ids):
+            response = self.answer()
+            assert response is not None, 'the helper exited early: %s' % self.proc.stderr.read().decode()
+            got[response['ID']] = response
+        assert sorted(got) == sorted(ids)
+        return got
+
+    def call(self, method, *args):
+        request_id = getattr(self, method)(*args)
+        return self.answers_for([request_id])[request_id]
+
+    def close(self):
+        close_id = self.send({'Command': 'close'})
+        response = self.answer()
+        self.proc.stdin.close()
+        rc = self.proc.wait(timeout=20)
+        self.stderr = self.proc.stderr.read().decode()
+        self.elapsed = time.monotonic() - self.started
+        assert response == {'ID': close_id}
+        assert self.answer() is None  # stdout closed after the close response
+        return rc
+
+    def stats(self):
+        with open(self.stats_file) as f:
+            return json.load(f)
+
+
+@pytest.fixture
+def server():
+    with CacheServer(token=TOKEN) as running:
+        yield running
+
+
+@pytest.fixture
+def token_file(tmp_path):
+    path = tmp_path / 'token'
+    path.write_text(TOKEN + '\n')
+    return str(path)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+# The protocol
+
+
+def test_announces_commands_then_miss_put_hit_and_close(tmp_path):
+    go = Go(tmp_path)
+    assert go.hello == {'ID': 0, 'KnownCommands': ['get', 'put', 'close']}
+    assert go.call('get', action(1)) == {'ID': 1, 'Miss': True}
+    body = b'compiled package\n' * 100
+    put = go.call('put', action(1), body)
+    assert set(put) == {'ID', 'DiskPath'}
+    hit = go.call('get', action(1))
+    assert base64.b64decode(hit['OutputID']) == hashlib.sha256(body).digest()
+    assert hit['Size'] == len(body)
+    assert hit['DiskPath'] == put['DiskPath']
+    assert os.path.isabs(hit['DiskPath'])
+    with open(hit['DiskPath'], 'rb') as f:
+        assert f.read() == body
+    put_time = datetime.datetime.strptime(hit['Time'][:26] + 'Z', '%Y-%m-%dT%H:%M:%S.%fZ')
+    assert abs(put_time - datetime.datetime.utcnow()).total_seconds() < 60
+    assert hit['Time'].endswith('Z') and len(hit['Time']) == len('2006-01-02T15:04:05.000000000Z')
+    assert go.close() == 0
+    assert go.stderr == ''
+    assert go.stats()['local_hits'] == 1
+    assert go.stats()['misses'] == 1
+    assert go.stats()['puts'] == 1
+
+
+def test_put_with_body_size_zero_has_no_body_line(tmp_path):
+    go = Go(tmp_path)
+    put = go.call('put', action(2), b'')  # no BodySize, no body line: the next request follows at once
+    hit = go.call('get', action(2))
+    assert hit['DiskPath'] == put['DiskPath']
+    assert 'Size' not in hit and 'Miss' not in hit
+    assert base64.b64decode(hit['OutputID']) == hashlib.sha256(b'').digest()
+    assert os.path.getsize(hit['DiskPath']) == 0
+    assert go.close() == 0
+
+
+def test_put_whose_body_does_not_match_its_output_id_is_an_error(tmp_path):
+    go = Go(tmp_path)
+    request_id = go.send({'Command': 'put', 'ActionID': b64(action(3)), 'OutputID': b64(b'\0' * 32),
+                          'BodySize': 3}, b'abc')
+    assert 'Err' in go.answers_for([request_id])[request_id]
+    assert go.call('get', action(3)) == {'ID': 2, 'Miss': True}
+    assert go.close() == 0
+
+
+def test_answers_come_out_of_order_a_slow_remote_get_does_not_hold_a_local_hit(tmp_path):
+    slow = action(10).hex()
+    with CacheServer(delay=lambda path: 0.8 if path == '/ac/' + slow else 0) as server:
+        go = Go(tmp_path, url=server.url, timeout=5)
+        go.call('put', action(11), b'local')
+        slow_id = go.get(action(10))
+        fast_id = go.get(action(11))
+        first, second = go.answer(), go.answer()
+        assert (first['ID'], second['ID']) == (fast_id, slow_id)
+        assert 'DiskPath' in first
+        assert second == {'ID': slow_id, 'Miss': True}
+        assert go.close() == 0
+
+
+def test_local_tier_layout_and_modes(tmp_path):
+    go = Go(tmp_path)
+    put = go.call('put', action(4), b'x' * 10)
+    assert go.close() == 0
+    output = hashlib.sha256(b'x' * 10).hexdigest()
+    assert put['DiskPath'] == str(go.dir / 'o' / output[:2] / output)
+    entry = go.dir / 'a' / action(4).hex()[:2] / action(4).hex()
+    assert json.loads(entry.read_text()) == {'v': 1, 'action': action(4).hex(), 'output': output, 'size': 10,
+                                              'time_ns': json.loads(entry.read_text())['time_ns']}
+    for path in (entry, go.dir / 'o' / output[:2] / output, go.dir / 'a', entry.parent):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        assert mode & 0o060 == 0o060, (path, oct(mode))
+        assert mode & 0o002 == 0, (path, oct(mode))
+    leftovers = [p for p in go.dir.rglob('*') if '.tmp-' in p.name or p.name.startswith('.fetch-')]
+    assert leftovers == []
+
+
+def test_an_object_go_moved_away_is_a_miss_not_a_dangling_disk_path(tmp_path):
+    go = Go(tmp_path)
+    put = go.call('put', action(5), b'linked binary')
+    os.rename(put['DiskPath'], str(tmp_path / 'installed'))  # what go's moveOrCopyFile may do
+    assert go.call('get', action(5))['Miss'] is True
+    assert go.close() == 0
+
+
+# The server
+
+
+def test_two_hosts_share_through_the_server(tmp_path, server, token_file):
+    bodies = {n: os.urandom(1000 * n) for n in range(1, 4)}
+    writer = Go(tmp_path, 'a', url=server.url, token_file=token_file)
+    for n, body in bodies.items():
+        writer.call('put', action(n), body)
+    assert writer.close() == 0
+    assert len(server.keys('ac')) == 3 and len(server.keys('cas')) == 3
+    assert writer.stats()['uploads'] == 3
+    assert writer.stats()['bytes_uploaded'] == sum(map(len, bodies.values()))
+    ac = json.loads(server.store['/ac/' + action(1).hex()])
+    assert ac['output'] == hashlib.sha256(bodies[1]).hexdigest() and ac['size'] == 1000
+
+    reader = Go(tmp_path, 'b', url=server.url, token_file=token_file)
+    for n, body in bodies.items():
+        hit = reader.call('get', action(n))
+        assert str(tmp_path / 'b') in hit['DiskPath']
+        with open(hit['DiskPath'], 'rb') as f:
+            assert f.read() == body
+    again = reader.call('get', action(1))  # now in b's local tier
+    assert again['DiskPath'].startswith(str(tmp_path / 'b'))
+    assert reader.close() == 0
+    stats = reader.stats()
+    assert (stats['remote_hits'], stats['local_hits'], stats['misses']) == (3, 1, 0)
+    assert stats['bytes_fetched'] == sum(map(len, bodies.values()))
+    assert all(auth == 'Bearer ' + TOKEN for _, _, auth in server.requests)
+
+
+def test_server_down_gives_misses_fast_and_opens_the_breaker(tmp_path):
+    go = Go(tmp_path, url='http://127.0.0.1:%d' % free_port(), breaker_failures=3)
+    ids = [go.get(action(n)) for n in range(20)]
+    assert all(r.get('Miss') for r in go.answers_for(ids).values())
+    go.call('put', action(1), b'still stored locally')
+    assert 'DiskPath' in go.call('get', action(1))
+    assert go.close() == 0
+    assert go.elapsed < 5
+    assert go.stats()['breaker_opens'] == 1
+    assert go.stderr.count('go-cacheprog') == 1 and 'failures in a row' in go.stderr
+
+
+def test_slow_server_gives_misses_within_a_bounded_time(tmp_path):
+    with CacheServer(delay=2.0) as server:
+        go = Go(tmp_path, url=server.url, timeout=0.2, breaker_failures=2, concurrency=2, close_timeout=0.5)
+        started = time.monotonic()
+        ids = [go.get(action(n)) for n in range(10)]
+        assert all(r.get('Miss') for r in go.answers_for(ids).values())
+        go.call('put', action(1), b'x')
+        assert go.close() == 0
+        assert time.monotonic() - started < 3
+        assert go.stats()['misses'] == 10
+        assert len(server.requests) <= 4  # the breaker stopped it after two timeouts (at most two in flight)
+
+
+def test_corrupt_object_on_the_server_is_a_miss_and_counted(tmp_path, server):
+    body = b'the real object'
+    output = hashlib.sha256(body).hexdigest()
+    server.store['/ac/' + action(1).hex()] = json.dumps(
+        {'v': 1, 'action': action(1).hex(), 'output': output, 'size': len(body), 'time_ns': 1}).encode()
+    server.store['/cas/' + output] = b'the evil object'  # same size, other content
+    server.store['/ac/' + action(2).hex()] = b'not an entry'
+    go = Go(tmp_path, url=server.url)
+    assert go.call('get', action(1)).get('Miss') is True
+    assert go.call('get', action(2)).get('Miss') is True
+    assert go.close() == 0
+    assert go.stats()['corrupt'] == 2
+    assert list((go.dir / 'o').rglob('*' + output)) == []
+
+
+def test_wrong_token_refuses_the_put_and_the_build_goes_on(tmp_path, server):
+    wrong = tmp_path / 'wrong-token'
+    wrong.write_text('wrong-' + TOKEN)
+    go = Go(tmp_path, url=server.url, token_file=str(wrong), concurrency=1)
+    for n in range(5):
+        assert 'DiskPath' in go.call('put', action(n), b'body %d' % n)
+    assert 'DiskPath' in go.call('get', action(1))
+    assert go.close() == 0
+    assert server.store == {}
+    assert len([r for r in server.requests if r[0] == 'PUT']) == 1  # no PUT after the first 401
+    assert 'refused an upload (HTTP 401)' in go.stderr
+    assert go.stats()['upload_errors'] >= 1
+    text = go.stderr + Path(go.stats_file).read_text() + go.config_file.read_text()
+    assert TOKEN not in text
+
+
+def test_read_only_never_puts(tmp_path, server, token_file):
+    go = Go(tmp_path, url=server.url, token_file=token_file, read_only=True)
+    go.call('put', action(1), b'mine only')
+    assert go.call('get', action(2)).get('Miss') is True
+    assert go.close() == 0
+    assert server.store == {}
+    assert [r[0] for r in server.requests] == ['GET']
+
+
+def test_breaker_state_file_keeps_a_second_process_off_the_server(tmp_path, server, token_file):
+    first = Go(tmp_path, 'shared', url='http://127.0.0.1:%d' % free_port(), breaker_failures=2,
+               breaker_seconds=30, token_file=token_file)
+    first.answers_for([first.get(action(n)) for n in range(4)])
+    assert first.close() == 0
+    state = json.loads((tmp_path / 'shared' / 'breaker.json').read_text())
+    assert 25 < state['open_until'] - time.time() <= 30
+
+    second = Go(tmp_path, 'shared', url=server.url, token_file=token_file)  # same host, same dir
+    assert second.call('get', action(1)).get('Miss') is True
+    second.call('put', action(1), b'x')
+    assert second.close() == 0
+    assert server.requests == []
+    for text in (first.stderr, second.stderr, Path(first.stats_file).read_text()):
+        assert TOKEN not in text
+
+
+def test_bad_configuration_serves_the_local_tier_and_says_why_once(tmp_path, server):
+    go = Go(tmp_path, url=server.url, timeout='soon')
+    go.call('put', action(1), b'kept')
+    assert 'DiskPath' in go.call('get', action(1))
+    assert go.call('get', action(2)).get('Miss') is True
+    assert go.close() == 0
+    assert go.stderr.count('\n') == 1 and 'timeout must be a number' in go.stderr
+    assert server.requests == []
+    assert (tmp_path / 'go' / 'o').is_dir()
+
+
+def test_unreadable_configuration_still_builds(tmp_path, monkeypatch):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    proc = subprocess.run([sys.executable, str(HELPER), str(tmp_path / 'missing.json')],
+                          input=b'{"ID":1,"Command":"get","ActionID":"%s"}\n\n{"ID":2,"Command":"close"}\n\n'
+                          % b64(action(1)).encode(), capture_output=True, timeout=20, check=False,
+                          env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / 'xdg')))
+    assert proc.returncode == 0
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert lines == [{'ID': 0, 'KnownCommands': ['get', 'put', 'close']}, {'ID': 1, 'Miss': True}, {'ID': 2}]
+    assert 'cannot read' in proc.stderr.decode() and proc.stderr.decode().count('\n') == 1
+
+
+# Pieces, in-process
+
+
+def test_time_is_go_rfc3339_in_utc():
+    helper = load_helper()
+    assert helper.rfc3339(1_700_000_000_123_456_789) == '2023-11-14T22:13:20.123456789Z'
+    assert helper.rfc3339(0) == '1970-01-01T00:00:00.000000000Z'
+
+
+def test_config_defaults_and_rejections(tmp_path):
+    helper = load_helper()
+    config = helper.parse_config({'dir': '/var/cache/go-cacheprog'})
+    assert (config['url'], config['read_only'], config['timeout'], config['concurrency']) == ('', False, 5.0, 8)
+    assert (config['breaker_failures'], config['breaker_seconds'], config['close_timeout']) == (5, 60.0, 10.0)
+    for bad in ({}, {'dir': 'relative'}, {'dir': '/d', 'url': 'ftp://x'}, {'dir': '/d', 'concurrency': 0},
+                {'dir': '/d', 'url': 'http://user:pw@host'}, {'dir': '/d', 'colour': 1}, {'dir': '/d', 'read_only': 1}):
+        with pytest.raises(helper.ConfigError):
+            helper.parse_config(bad)
+    token = tmp_path / 't'
+    token.write_text('')
+    (tmp_path / 'c.json').write_text(json.dumps({'dir': str(tmp_path / 'd'), 'token_file': str(token)}))
+    config, problem = helper.load_config(str(tmp_path / 'c.json'))
+    assert 'no usable token' in problem and config['dir'] == str(tmp_path / 'd')
+
+
+def test_stats_add_up_across_processes(tmp_path):
+    helper = load_helper()
+    path = str(tmp_path / 'stats.json')
+    helper.add_stats(path, {'puts': 2, 'misses': 1})
+    helper.add_stats(path, {'puts': 3})
+    assert json.loads(Path(path).read_text()) == {'puts': 5, 'misses': 1, 'processes': 2}
