@@ -53,7 +53,8 @@ class Builder:
     def __init__(self, base, goroot, url, **config):
         base.mkdir()
         self.base, self.goroot = base, goroot
-        config = dict({'dir': str(base / 'tier'), 'url': url, 'timeout': 2, 'stats_file': str(base / 'stats.json')},
+        # timeout: generous, so that a loaded machine (make test's workers side by side) does not open the breaker.
+        config = dict({'dir': str(base / 'tier'), 'url': url, 'timeout': 10, 'stats_file': str(base / 'stats.json')},
                       **config)
         (base / 'cacheprog.json').write_text(json.dumps(config))
         self.env = {

@@ -207,10 +207,15 @@ def parse_entry(data, action_hex):
         entry = json.loads(data)
         output, size, time_ns = entry['output'], entry['size'], entry['time_ns']
         ok = (entry.get('v') == 1 and entry.get('action') == action_hex and _is_hex(output)
-              and type(size) is int and size >= 0 and type(time_ns) is int and time_ns >= 0)
+              and _count(size) and _count(time_ns))
     except (ValueError, TypeError, KeyError, AttributeError):
         return None
     return (output, size, time_ns) if ok else None
+
+
+def _count(value):
+    """Whether value is a whole number of at least 0 in JSON (true and false are not)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _is_hex(text):
