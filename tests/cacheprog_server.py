@@ -11,13 +11,15 @@ import time
 class CacheServer:
     """The store is a dict {'/ac/<hex>': bytes, '/cas/<hex>': bytes}. A PUT needs `Authorization: Bearer
     <token>` when token is set (GET never does). delay: seconds each request waits before its answer,
-    or a function of the path that returns them. requests: (method, path, Authorization header) of each
-    request seen."""
+    or a function of the path that returns them. drop_after: the number of requests answered before every
+    later one is dropped unanswered (the connection closed), as a server that goes away does. requests:
+    (method, path, Authorization header) of each request seen."""
 
-    def __init__(self, token=None, delay=0.0):
+    def __init__(self, token=None, delay=0.0, drop_after=None):
         self.store = {}
         self.token = token
         self.delay = delay
+        self.drop_after = drop_after
         self.requests = []
         self.lock = threading.Lock()
         server = self
@@ -34,14 +36,21 @@ class CacheServer:
                 return self.path
 
             def _wait(self):
+                """Whether to answer this request (False: it is dropped, the connection closed)."""
                 with server.lock:
                     server.requests.append((self.command, self.path, self.headers.get('Authorization')))
+                    dropped = server.drop_after is not None and len(server.requests) > server.drop_after
+                if dropped:
+                    self.close_connection = True
+                    return False
                 delay = server.delay(self.path) if callable(server.delay) else server.delay
                 if delay:
                     time.sleep(delay)
+                return True
 
             def do_GET(self):
-                self._wait()
+                if not self._wait():
+                    return
                 path = self._path()
                 if path is None:
                     return
@@ -56,7 +65,8 @@ class CacheServer:
                 self.wfile.write(body)
 
             def do_PUT(self):
-                self._wait()
+                if not self._wait():
+                    return
                 body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
                 if server.token and self.headers.get('Authorization') != 'Bearer ' + server.token:
                     self.send_error(401)

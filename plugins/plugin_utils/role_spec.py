@@ -27,8 +27,9 @@ def argument_spec_errors(action, task_vars, entry_point, role=None):
         return []
     # Ansible parsed this file when it loaded the role, before the workers forked, and its loader caches it
     # under the path it found it by: under the same path, a worker reads that copy instead of parsing the
-    # YAML again for every host. unsafe: that copy itself, not a deep copy of it (as long again as parsing);
-    # nothing here or in ansible-core's validator writes to a spec.
+    # YAML again for every host. unsafe: that copy itself, not a deep copy of it (as long again as parsing).
+    # The validator hands a spec's default values to the parameters by reference, and may fill them in; a
+    # worker is a fork that ends with its task, so that never reaches the main process or another host.
     spec = ((action._loader.load_from_file(path, unsafe=True) or {}).get('argument_specs') or {}).get(entry_point)
     if not spec:
         return []

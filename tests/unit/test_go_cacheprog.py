@@ -187,7 +187,7 @@ def test_put_whose_body_does_not_match_its_output_id_is_an_error(tmp_path):
 
 def test_answers_come_out_of_order_a_slow_remote_get_does_not_hold_a_local_hit(tmp_path):
     slow = action(10).hex()
-    with CacheServer(delay=lambda path: 0.8 if path == '/ac/' + slow else 0) as server:
+    with CacheServer(delay=lambda path: 3.0 if path == '/ac/' + slow else 0) as server:
         go = Go(tmp_path, url=server.url, timeout=5)
         go.call('put', action(11), b'local')
         slow_id = go.get(action(10))
@@ -394,3 +394,85 @@ def test_stats_add_up_across_processes(tmp_path):
     helper.add_stats(path, {'puts': 2, 'misses': 1})
     helper.add_stats(path, {'puts': 3})
     assert json.loads(Path(path).read_text()) == {'puts': 5, 'misses': 1, 'processes': 2}
+
+
+# A tier shared by a group: what another member could leave there
+
+
+def test_no_usable_directory_still_answers_from_a_scratch_tier(tmp_path, monkeypatch):
+    blocker = tmp_path / 'a-file'
+    blocker.write_text('not a directory')
+    monkeypatch.setenv('XDG_CACHE_HOME', str(blocker / 'cache'))
+    go = Go(tmp_path, dir=str(blocker / 'tier'))
+    put = go.call('put', action(1), b'kept for this process')
+    assert 'DiskPath' in put and not put['DiskPath'].startswith(str(tmp_path))
+    assert 'DiskPath' in go.call('get', action(1))
+    assert go.close() == 0
+    assert 'unusable' in go.stderr
+    assert not os.path.exists(put['DiskPath']), 'the scratch tier is removed at close'
+
+
+def test_a_fifo_or_symlink_in_place_of_an_entry_is_a_miss_not_a_hang(tmp_path):
+    tier = tmp_path / 'go'
+    fifo = tier / 'a' / action(1).hex()[:2] / action(1).hex()
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+    secret = tmp_path / 'secret'
+    secret.write_text(json.dumps({'v': 1}))
+    link = tier / 'a' / action(2).hex()[:2] / action(2).hex()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(secret)
+    go = Go(tmp_path)
+    answers = go.answers_for([go.get(action(1)), go.get(action(2))])
+    assert all(answer.get('Miss') for answer in answers.values()), answers
+    assert go.close() == 0
+
+
+def test_a_put_replaces_a_planted_object_of_the_right_size(tmp_path):
+    body = b'the real output'
+    output = hashlib.sha256(body).hexdigest()
+    planted = tmp_path / 'go' / 'o' / output[:2] / output
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b'X' * len(body))
+    go = Go(tmp_path)
+    put = go.call('put', action(1), body)
+    assert Path(put['DiskPath']).read_bytes() == body
+    assert go.close() == 0
+
+
+def test_an_object_changed_before_its_upload_is_not_uploaded(tmp_path, server, token_file):
+    first, second = b'first output', b'second output'
+    slow = '/cas/' + hashlib.sha256(first).hexdigest()
+    server.delay = lambda path: 1.5 if path == slow else 0
+    go = Go(tmp_path, url=server.url, token_file=token_file, concurrency=1)
+    go.call('put', action(1), first)  # its upload holds the one upload slot for 1.5 s
+    put = go.call('put', action(2), second)
+    Path(put['DiskPath']).write_bytes(b'tampered by another member')
+    assert go.close() == 0
+    assert '/cas/' + hashlib.sha256(second).hexdigest() not in server.store
+    assert '/ac/' + action(2).hex() not in server.store
+    assert server.store[slow] == first
+    assert go.stats()['upload_errors'] == 1 and go.stats()['uploads'] == 1
+
+
+def test_a_breaker_state_too_far_ahead_is_not_believed(tmp_path, server, token_file):
+    tier = tmp_path / 'go'
+    tier.mkdir()
+    (tier / 'breaker.json').write_text(json.dumps({'open_until': time.time() + 10 ** 9}))
+    go = Go(tmp_path, url=server.url, token_file=token_file)
+    go.call('put', action(1), b'uploaded')
+    assert go.close() == 0
+    assert go.stats()['uploads'] == 1 and server.keys('ac')
+
+
+def test_refused_credentials_on_reads_keep_only_this_process_off_the_server(tmp_path):
+    refusing = CacheServer(token=TOKEN)
+    refusing.httpd.RequestHandlerClass.do_GET = lambda handler: (handler._wait(), handler.send_error(401))
+    with refusing:
+        go = Go(tmp_path, url=refusing.url, breaker_failures=2)
+        answers = [go.call('get', action(n)) for n in range(4)]  # one after the other
+        assert go.close() == 0
+    assert all(answer.get('Miss') for answer in answers)
+    assert go.stats()['breaker_opens'] == 1
+    assert len(refusing.requests) == 2
+    assert not (tmp_path / 'go' / 'breaker.json').exists(), 'a bad token is this process\'s own problem'

@@ -21,6 +21,7 @@ import textwrap
 from types import SimpleNamespace
 
 import pytest
+from ansible.parsing import dataloader
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
 
@@ -107,14 +108,25 @@ def action_for(role, loader, task_vars):
 
 def test_the_argument_spec_is_the_copy_ansible_parsed_when_it_loaded_the_role(linked_role, monkeypatch):
     loader = DataLoader()
-    # What Ansible does in the main process when it loads the role, before any worker forks.
-    cached = loader.load_from_file(os.path.join(linked_role._role_path, 'meta', 'argument_specs.yml'))
+    # What Ansible does in the main process when it loads the role, before any worker forks: Role's
+    # _load_role_yaml finds the file with find_vars_files under the role's path and loads it.
+    found = loader.find_vars_files(os.path.join(linked_role._role_path, 'meta'), 'argument_specs')
+    assert len(found) == 1
+    loader.load_from_file(found[0])
+    cached = loader.load_from_file(found[0], unsafe=True)
     before = copy.deepcopy(cached)
+    real_deepcopy = copy.deepcopy
 
     def no_parse(*_args, **_kwargs):
         raise AssertionError('the worker parsed meta/argument_specs.yml again')
 
+    def no_copy(value, *args, **kwargs):
+        if value is cached:
+            raise AssertionError('the worker deep-copied the parsed spec')
+        return real_deepcopy(value, *args, **kwargs)
+
     monkeypatch.setattr(DataLoader, 'load', no_parse)
+    monkeypatch.setattr(dataloader.copy, 'deepcopy', no_copy)
     task_vars = {'demo_size': 'many', 'demo_mode': 'c'}
     errors = role_spec.argument_spec_errors(action_for(linked_role, loader, task_vars), task_vars, 'variables')
     assert len(errors) == 2, errors
@@ -122,9 +134,9 @@ def test_the_argument_spec_is_the_copy_ansible_parsed_when_it_loaded_the_role(li
     assert any('demo_mode' in error and 'a, b' in error for error in errors)
     assert role_spec.argument_spec_errors(action_for(linked_role, loader, {'demo_size': 2}), {'demo_size': 2},
                                           'variables') == []
-    # Shared, not copied: the validation left Ansible's copy as it was.
-    assert loader.load_from_file(os.path.join(linked_role._role_path, 'meta', 'argument_specs.yml'),
-                                 unsafe=True) == before
+    monkeypatch.undo()
+    # The validation left Ansible's copy as it was.
+    assert loader.load_from_file(found[0], unsafe=True) == before
 
 
 def test_an_unknown_entry_point_or_a_role_without_a_spec_checks_nothing(linked_role, tmp_path):

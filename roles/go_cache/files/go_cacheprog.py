@@ -4,7 +4,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """go-cacheprog: a GOCACHEPROG helper that shares Go build outputs through a fleet-wide HTTP cache.
 
-Installed by the go_cache role of go-buildhost. Needs Python 3.9+ and its standard library only.
+Part of the go_cache role of go-buildhost (the role does not install it yet). Needs Python 3.9+ and its
+standard library only.
 `go` (1.24 and later) starts it once per invocation when GOCACHEPROG names it:
 
     GOCACHEPROG='/usr/local/lib/go-buildhost/go_cacheprog.py /etc/go-buildhost/cacheprog.json'
@@ -75,6 +76,7 @@ import binascii
 import concurrent.futures
 import contextlib
 import datetime
+import errno
 import fcntl
 import hashlib
 import http.client
@@ -82,6 +84,7 @@ import json
 import os
 import shutil
 import ssl
+import stat
 import sys
 import tempfile
 import threading
@@ -218,6 +221,33 @@ def _count(value):
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def read_regular(path, limit):
+    """At most limit bytes of the regular file at path, not through a symlink; OSError otherwise.
+
+    The tier is shared by a group: a member could leave a FIFO (a read that never ends, so go would wait
+    for its answer forever) or a symlink where an entry or the breaker's state belongs."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, 'not a regular file', path)
+        return os.read(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def write_private(directory, prefix, data):
+    """A new file in directory holding data, under a name nobody could have planted; its path."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
 def _is_hex(text):
     return isinstance(text, str) and len(text) == HASH_HEX and all(c in '0123456789abcdef' for c in text)
 
@@ -276,16 +306,23 @@ class LocalTier:
         return final
 
     def object_size(self, output_hex):
+        """The size of a usable object: a regular file (not a symlink) this process can read; else None.
+
+        go may chmod and move an object away when it installs an output (it only copies files under its
+        own GOCACHE), so an object can also be gone or unreadable for other members."""
+        path = self.path('o', output_hex)
         try:
-            return os.stat(self.path('o', output_hex)).st_size
+            info = os.lstat(path)
         except OSError:
             return None
+        if not stat.S_ISREG(info.st_mode) or not os.access(path, os.R_OK):
+            return None
+        return info.st_size
 
     def get(self, action_hex):
         """(output_hex, size, time_ns, disk_path) of a usable local entry, or None."""
         try:
-            with open(self.path('a', action_hex), 'rb') as f:
-                entry = parse_entry(f.read(MAX_AC_BODY), action_hex)
+            entry = parse_entry(read_regular(self.path('a', action_hex), MAX_AC_BODY), action_hex)
         except OSError:
             return None
         if entry is None or self.object_size(entry[0]) != entry[1]:
@@ -306,11 +343,13 @@ class Breaker:
     def shared_open(self):
         """Whether another process opened the breaker less than breaker_seconds ago."""
         try:
-            with open(self.state_file, encoding='utf-8') as f:
-                until = float(json.load(f)['open_until'])
+            until = float(json.loads(read_regular(self.state_file, 4096))['open_until'])
         except (OSError, ValueError, TypeError, KeyError):
             return False
-        return time.time() < until
+        now = time.time()
+        # Written by any member of the group: a time further ahead than this process's own breaker would
+        # set is not believed (a stray or hostile file cannot switch the server off for good).
+        return now < until <= now + self.seconds + 1
 
     def allows(self):
         with self.lock:
@@ -330,20 +369,25 @@ class Breaker:
         with self.lock:
             self.failures = 0
 
-    def failure(self):
-        """Count a failure; True when it opened the breaker."""
+    def failure(self, shared=True):
+        """Count a failure; True when it opened the breaker. shared: also keep other processes off the
+        server (not for what is this process's own doing, such as its credentials)."""
         with self.lock:
             self.failures += 1
             if self.open or self.failures < self.limit:
                 return False
             self.open = True
+        if not shared:
+            return True
         state = json.dumps({'open_until': time.time() + self.seconds}).encode()
         with contextlib.suppress(OSError):
-            directory = os.path.dirname(self.state_file)
-            tmp = os.path.join(directory, '.%s.tmp-%d' % (BREAKER_FILE, os.getpid()))
-            with open(tmp, 'wb') as f:
-                f.write(state)
-            os.replace(tmp, self.state_file)
+            tmp = write_private(os.path.dirname(self.state_file), '.%s.tmp-' % BREAKER_FILE, state)
+            try:
+                os.chmod(tmp, 0o666 & ~UMASK)
+                os.replace(tmp, self.state_file)
+            except OSError:
+                os.unlink(tmp)
+                raise
         return True
 
 
@@ -442,6 +486,8 @@ class Helper:
         self.said = set()
         self.said_lock = threading.Lock()
         self.scratch = None
+        self.pending = []
+        self.pending_lock = threading.Lock()
         self.config = config or dict(DEFAULTS)
         if problem:
             self.say('config', 'go-cacheprog: %s; serving the local disk tier only' % problem)
@@ -456,8 +502,6 @@ class Helper:
             max_workers=2 * self.config['concurrency'] + 4, thread_name_prefix='serve')
         self.uploads = concurrent.futures.ThreadPoolExecutor(
             max_workers=self.config['concurrency'], thread_name_prefix='upload')
-        self.pending = []
-        self.pending_lock = threading.Lock()
 
     def _local_tier(self, directory):
         candidates = [directory] if directory else []
@@ -512,13 +556,14 @@ class Helper:
                 self._failed('%s %s: %s' % (method, path.split('/')[1], e))
                 return None
         if status >= 500 or (status in (401, 403, 407, 429) and method == 'GET'):
-            self._failed('%s %s: HTTP %d' % (method, path.split('/')[1], status))
+            # Refused credentials are this process's own: they open its breaker, not everyone's.
+            self._failed('%s %s: HTTP %d' % (method, path.split('/')[1], status), shared=status not in (401, 403))
             return status, None
         self.breaker.success()
         return status, data
 
-    def _failed(self, what):
-        if self.breaker.failure():
+    def _failed(self, what, shared=True):
+        if self.breaker.failure(shared):
             self.count('breaker_opens')
             self.say('breaker', 'go-cacheprog: %d cache server failures in a row (last: %s); using the '
                      'local disk tier only for %gs' % (self.breaker.limit, what, self.breaker.seconds))
@@ -576,12 +621,18 @@ class Helper:
             if state['bytes'] > size:
                 return False
             digest.update(chunk)
-            tmp_file.write(chunk)
+            try:
+                tmp_file.write(chunk)
+            except OSError as e:  # the local disk's problem, not the server's: no failure for the breaker
+                state['write_error'] = e
+                return False
             return True
 
         try:
             with tmp_file:
                 answer = self._call('GET', '/cas/' + output_hex, sink=sink)
+            if 'write_error' in state:
+                raise state['write_error']
             if answer is None or answer[0] != 200:
                 return False
             self.count('bytes_fetched', state['bytes'])
@@ -610,10 +661,8 @@ class Helper:
             raise ValueError('put body does not hash to its OutputID')
         time_ns = time.time_ns()
         try:
-            if self.local.object_size(output_hex) == body_size:
-                disk_path = self.local.path('o', output_hex)
-            else:
-                disk_path = self.local.write('o', output_hex, [body])
+            # Written even when an object of that size is there: the body is verified, the file may not be.
+            disk_path = self.local.write('o', output_hex, [body])
             self.local.write('a', action_hex, [entry_body(action_hex, output_hex, body_size, time_ns)])
         except OSError as e:
             # go needs a DiskPath for every put: a disk problem costs the caching, not the build.
@@ -629,10 +678,16 @@ class Helper:
     def _upload(self, action_hex, output_hex, size, time_ns):
         if not (self.puts_allowed and self._remote_ok()):
             return
+        # What goes to the fleet is a private copy that hashes to its OutputID: the shared object may have
+        # been changed or replaced by another member of the group since the put.
         try:
-            with open(self.local.path('o', output_hex), 'rb') as f:
-                answer = self._call('PUT', '/cas/' + output_hex, body=f, length=size)
+            with self._verified_copy(output_hex, size) as body:
+                if body is None:
+                    self.count('upload_errors')
+                    return
+                answer = self._call('PUT', '/cas/' + output_hex, body=body, length=size)
         except OSError:
+            self.count('upload_errors')
             return
         if self._put_refused(answer):
             return
@@ -642,6 +697,28 @@ class Helper:
             return
         self.count('uploads')
         self.count('bytes_uploaded', size)
+
+    @contextlib.contextmanager
+    def _verified_copy(self, output_hex, size):
+        """An unnamed temporary file holding the object if it hashes to output_hex (at its start), else None."""
+        with tempfile.TemporaryFile() as copy:
+            digest = hashlib.sha256()
+            fd = os.open(self.local.path('o', output_hex), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            with os.fdopen(fd, 'rb') as f:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    yield None
+                    return
+                while True:
+                    chunk = f.read(CHUNK)
+                    if not chunk:
+                        break
+                    digest.update(chunk)
+                    copy.write(chunk)
+            if copy.tell() != size or digest.hexdigest() != output_hex:
+                yield None
+                return
+            copy.seek(0)
+            yield copy
 
     def _put_refused(self, answer):
         if answer is not None and 200 <= answer[0] < 300:
@@ -705,11 +782,11 @@ class Helper:
 
 def add_stats(path, counts):
     """Add counts to the cumulative counters in path, under an fcntl lock, atomically."""
-    with open(path + '.lock', 'a') as lock:
+    lock_fd = os.open(path + '.lock', os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o666)
+    with os.fdopen(lock_fd, 'a') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            with open(path, encoding='utf-8') as f:
-                total = json.load(f)
+            total = json.loads(read_regular(path, 1 << 20))
             if not isinstance(total, dict):
                 total = {}
         except (OSError, ValueError):
@@ -717,11 +794,14 @@ def add_stats(path, counts):
         for name, value in list(counts.items()) + [('processes', 1)]:
             old = total.get(name, 0)
             total[name] = (old if isinstance(old, int) and not isinstance(old, bool) else 0) + value
-        tmp = '%s.tmp-%d' % (path, os.getpid())
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(total, f, indent=1, sort_keys=True)
-            f.write('\n')
-        os.replace(tmp, path)
+        tmp = write_private(os.path.dirname(path) or '.', '.%s.tmp-' % os.path.basename(path),
+                            (json.dumps(total, indent=1, sort_keys=True) + '\n').encode())
+        try:
+            os.chmod(tmp, 0o666 & ~UMASK)
+            os.replace(tmp, path)
+        except OSError:
+            os.unlink(tmp)
+            raise
 
 
 def serve(helper, stdin):
