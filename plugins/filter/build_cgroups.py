@@ -11,14 +11,7 @@ listed before any host is touched.
 
 from __future__ import annotations
 
-
-def _rules():
-    """plugins/module_utils/cgroup_spec.py."""
-    # Imported on first use: to find any one filter of the collection, Ansible loads every file of
-    # plugins/filter in each forked worker, which would otherwise compile this module_utils each time.
-    from ansible_collections.go_buildhost.buildhost.plugins.module_utils import cgroup_spec
-
-    return cgroup_spec
+from ansible_collections.go_buildhost.buildhost.plugins.plugin_utils.rules import rules
 
 
 def build_cgroups_errors(settings):
@@ -28,7 +21,7 @@ def build_cgroups_errors(settings):
     build_cgroups_gomemlimit_percent, build_cgroups_wrapper_path}.
     """
     settings = dict(settings)
-    return _rules().validate(
+    return rules('cgroup_spec').validate(
         list(settings.get('build_cgroups_slices') or []),
         list(settings.get('build_cgroups_services') or []),
         settings.get('build_cgroups_wrapper_slice', ''),

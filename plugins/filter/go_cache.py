@@ -10,14 +10,7 @@ validate.yml stop the run with every bad variable listed before any host is touc
 
 from __future__ import annotations
 
-
-def _rules():
-    """plugins/module_utils/go_cache_rules.py."""
-    # Imported on first use: to find any one filter of the collection, Ansible loads every file of
-    # plugins/filter in each forked worker, which would otherwise compile this module_utils each time.
-    from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_cache_rules
-
-    return go_cache_rules
+from ansible_collections.go_buildhost.buildhost.plugins.plugin_utils.rules import rules
 
 
 def go_cache_errors(settings, calendar=None):
@@ -25,12 +18,12 @@ def go_cache_errors(settings, calendar=None):
 
     calendar: the registered result of `systemd-analyze calendar` (skipped or absent: not asked).
     """
-    return _rules().settings_errors(dict(settings), dict(calendar or {}))
+    return rules('go_cache_rules').settings_errors(dict(settings), dict(calendar or {}))
 
 
 def go_cache_bytes(value):
     """A go_cache size (20G, 512M, bytes) in bytes; 0 for what go_cache_errors refuses."""
-    return _rules().size_bytes(value)
+    return rules('go_cache_rules').size_bytes(value)
 
 
 class FilterModule:

@@ -13,19 +13,12 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-
-def _go_env():
-    """plugins/module_utils/go_env.py."""
-    # Imported on first use: to find any one filter of the collection, Ansible loads every file of
-    # plugins/filter in each forked worker, which would otherwise compile this module_utils each time.
-    from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_env
-
-    return go_env
+from ansible_collections.go_buildhost.buildhost.plugins.plugin_utils.rules import rules
 
 
 def go_env_errors(settings):
     """Messages for every invalid go_env_* variable; empty when all are valid."""
-    return _go_env().settings_errors(dict(settings))
+    return rules('go_env').settings_errors(dict(settings))
 
 
 def go_env_cache_errors(settings, published, declared):
@@ -34,11 +27,11 @@ def go_env_cache_errors(settings, published, declared):
     go_env consumes what go_cache published and never runs it: a published state that differs
     from the inventory's go_cache_* variables means go_cache has not run first.
     """
-    return _go_env().published_caches_errors(dict(settings), dict(published or {}), dict(declared or {}))
+    return rules('go_env').published_caches_errors(dict(settings), dict(published or {}), dict(declared or {}))
 
 
 def _render(function, settings):
-    go_env = _go_env()
+    go_env = rules('go_env')
     try:
         return function(go_env)(dict(settings))
     except go_env.GoEnvError as exc:

@@ -10,19 +10,12 @@ validate.yml stop the run with every bad variable listed before any host is touc
 
 from __future__ import annotations
 
-
-def _rules():
-    """plugins/module_utils/go_toolchain_rules.py."""
-    # Imported on first use: to find any one filter of the collection, Ansible loads every file of
-    # plugins/filter in each forked worker, which would otherwise compile this module_utils each time.
-    from ansible_collections.go_buildhost.buildhost.plugins.module_utils import go_toolchain_rules
-
-    return go_toolchain_rules
+from ansible_collections.go_buildhost.buildhost.plugins.plugin_utils.rules import rules
 
 
 def go_toolchain_errors(settings):
     """Messages for every invalid go_toolchain_* variable; empty when all are valid."""
-    return _rules().toolchain_errors(dict(settings))
+    return rules('go_toolchain_rules').toolchain_errors(dict(settings))
 
 
 class FilterModule:

@@ -10,19 +10,12 @@ stops on an unsupported host before anything changes.
 
 from __future__ import annotations
 
-
-def _rules():
-    """plugins/module_utils/platforms.py."""
-    # Imported on first use: to find any one filter of the collection, Ansible loads every file of
-    # plugins/filter in each forked worker, which would otherwise compile this module_utils each time.
-    from ansible_collections.go_buildhost.buildhost.plugins.module_utils import platforms
-
-    return platforms
+from ansible_collections.go_buildhost.buildhost.plugins.plugin_utils.rules import rules
 
 
 def platform_errors(facts):
     """Messages for a host outside the supported platforms, from its ansible_facts; empty when it is supported."""
-    return _rules().platform_errors(facts)
+    return rules('platforms').platform_errors(facts)
 
 
 class FilterModule:

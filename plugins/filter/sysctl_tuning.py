@@ -13,21 +13,14 @@ from __future__ import annotations
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-
-def _rules():
-    """plugins/module_utils/sysctl_conf.py."""
-    # Imported on first use: to find any one filter of the collection, Ansible loads every file of
-    # plugins/filter in each forked worker, which would otherwise compile this module_utils each time.
-    from ansible_collections.go_buildhost.buildhost.plugins.module_utils import sysctl_conf
-
-    return sysctl_conf
+from ansible_collections.go_buildhost.buildhost.plugins.plugin_utils.rules import rules
 
 
 def sysctl_tuning_errors(settings):
     """Messages for every invalid sysctl_tuning_* variable that needs no host; empty when all are valid."""
     settings = dict(settings)
     settings['sysctl_tuning_profiling'] = boolean(settings.get('sysctl_tuning_profiling', False), strict=False)
-    return _rules().settings_errors(settings)
+    return rules('sysctl_conf').settings_errors(settings)
 
 
 class FilterModule:
