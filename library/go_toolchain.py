@@ -20,7 +20,9 @@ description:
     without a working C(go) behind it. C(gofmt) in I(bin_dirs) points at I(link); C(go) points at a
     small launcher, I(install_root)/bin/go, which runs I(link)/bin/go and, for accounts that can write the
     shared caches listed in C(/etc/go-buildhost/shared-caches.env) (the go_cache role writes it), sets
-    GOCACHE and GOMODCACHE to them. Everyone else keeps Go's own per-user caches.
+    GOCACHE and GOMODCACHE to them, and GOCACHEPROG to the fleet cache helper listed there when the
+    shared build cache was set and the active toolchain is Go 1.24 or later. Everyone else keeps Go's own
+    per-user caches.
   - Before anything changes, refuses paths that could hurt the system (C(module_utils/path_guard.py));
     I(install_root) and I(link) as system trees, account homes or below a symlink; an I(install_root) that
     holds something else than toolchains (unless I(adopt_install_root)); a C(go) or C(gofmt) in I(bin_dirs)
@@ -188,24 +190,37 @@ LAUNCHER = '''#!/bin/sh
 # process has that group and can write the shared Go caches listed there uses them; every other
 # account, root included, keeps Go's own per-user caches, so that no default ever leaves an account
 # unable to build, and nothing a member writes into a shared cache is ever run by root.
-# GOCACHE or GOMODCACHE set by the caller win.
+# GOCACHE or GOMODCACHE set by the caller win. The fleet cache helper listed there (GOCACHEPROG)
+# goes only with the shared build cache this launcher handed out (its local tier lives in it), and
+# only to a Go that speaks the protocol (1.24 and later); a caller's GOCACHEPROG, even empty, wins.
 if [ -r %(conf)s ] && [ "$(id -u)" != 0 ]; then
-    go_buildhost_group=
+    go_buildhost_group= go_buildhost_prog= go_buildhost_shared=
     while IFS='=' read -r go_buildhost_key go_buildhost_value || [ -n "$go_buildhost_key" ]; do
         case $go_buildhost_key in
             GROUP) go_buildhost_group=$go_buildhost_value ;;
+            GOCACHEPROG) go_buildhost_prog=$go_buildhost_value ;;
             GOCACHE|GOMODCACHE)
                 case " $(id -Gn 2>/dev/null) " in *" $go_buildhost_group "*) ;; *) continue ;; esac
                 [ -n "$go_buildhost_group" ] && [ -d "$go_buildhost_value" ] && [ -w "$go_buildhost_value" ] &&
                     [ -x "$go_buildhost_value" ] || continue
                 if [ "$go_buildhost_key" = GOCACHE ]; then
-                    [ -n "${GOCACHE:-}" ] || { GOCACHE=$go_buildhost_value; export GOCACHE; }
+                    [ -n "${GOCACHE:-}" ] || { GOCACHE=$go_buildhost_value; export GOCACHE; go_buildhost_shared=1; }
                 else
                     [ -n "${GOMODCACHE:-}" ] || { GOMODCACHE=$go_buildhost_value; export GOMODCACHE; }
                 fi ;;
         esac
     done < %(conf)s
-    unset go_buildhost_group go_buildhost_key go_buildhost_value
+    if [ -n "$go_buildhost_prog" ] && [ -n "$go_buildhost_shared" ] && [ -z "${GOCACHEPROG+set}" ] &&
+            [ -r %(version)s ]; then
+        go_buildhost_version=
+        read -r go_buildhost_version 2>/dev/null < %(version)s || true
+        case $go_buildhost_version in
+            go1.2[4-9]*|go1.[3-9][0-9]*|go1.[1-9][0-9][0-9]*|go[2-9]*)
+                GOCACHEPROG=$go_buildhost_prog; export GOCACHEPROG ;;
+        esac
+    fi
+    unset go_buildhost_group go_buildhost_key go_buildhost_value go_buildhost_prog go_buildhost_shared \
+        go_buildhost_version
 fi
 exec %(go)s "$@"
 '''
@@ -225,7 +240,8 @@ class Toolchain(object):
         self.removed = []
 
     def launcher_text(self):
-        return LAUNCHER % dict(go=shlex.quote(os.path.join(self.link, 'bin', 'go')), conf=shlex.quote(SHARED_CACHES))
+        return LAUNCHER % dict(go=shlex.quote(os.path.join(self.link, 'bin', 'go')), conf=shlex.quote(SHARED_CACHES),
+                               version=shlex.quote(os.path.join(self.link, 'VERSION')))
 
     def launcher_ours(self):
         """Whether install_root/bin/go is missing or the launcher this module wrote (never someone's go)."""

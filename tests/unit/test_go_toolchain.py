@@ -334,9 +334,10 @@ def launcher_cases(tmp_path):
     fake_go.parent.mkdir(parents=True)
     fake_go.write_text('#!/bin/sh\necho "GOCACHE=${GOCACHE:-unset} GOMODCACHE=${GOMODCACHE:-unset} $*"\n')
     fake_go.chmod(0o755)
+    (fake_go.parent.parent / 'VERSION').write_text('go1.27.3\ntime 2026-11-05T00:00:00Z\n')
     conf = tmp_path / 'shared-caches.env'
     script = tmp_path / 'launcher'
-    script.write_text(launcher % dict(go=fake_go, conf=conf))
+    script.write_text(launcher % dict(go=fake_go, conf=conf, version=fake_go.parent.parent / 'VERSION'))
     script.chmod(0o755)
     shared = tmp_path / 'build'
     shared.mkdir()
@@ -363,6 +364,54 @@ def launcher_cases(tmp_path):
         'a process without the group (started before its user joined) keeps its own'
     shared.chmod(0o2750)
     assert run(groups=True) == 'GOCACHE=unset GOMODCACHE=unset build ./...', 'a cache it cannot write: its own'
+
+
+def test_the_launcher_hands_the_fleet_cache_helper_with_the_shared_build_cache_to_go_1_24_and_later():
+    with tempfile.TemporaryDirectory(prefix='gbh-launcher-') as top:
+        os.chmod(top, 0o755)  # noqa: S103 - the unprivileged case must reach the script
+        fleet_cases(Path(top))
+
+
+def fleet_cases(tmp_path):
+    fake_go = tmp_path / 'go' / 'bin' / 'go'
+    fake_go.parent.mkdir(parents=True)
+    fake_go.write_text('#!/bin/sh\necho "${GOCACHE:-unset} ${GOCACHEPROG-unset}"\n')
+    fake_go.chmod(0o755)
+    version = tmp_path / 'go' / 'VERSION'
+    conf = tmp_path / 'shared-caches.env'
+    script = tmp_path / 'launcher'
+    script.write_text(load_library('go_toolchain').LAUNCHER % dict(go=fake_go, conf=conf, version=version))
+    script.chmod(0o755)
+    shared = tmp_path / 'build'
+    shared.mkdir()
+    group = grp.getgrgid(100)
+    os.chown(shared, 0, group.gr_gid)
+    shared.chmod(0o2770)
+    prog = '/usr/local/lib/go-cache-health/go_cacheprog.py /etc/go-cache/cacheprog.json'
+    # Any order: the helper line may come before the group's.
+    conf.write_text('GOCACHEPROG=%s\nGROUP=%s\nGOCACHE=%s\n' % (prog, group.gr_name, shared))
+
+    def run(env=None, groups=True):
+        command = ['setpriv', '--reuid=65534', '--regid=65534',
+                   '--groups=%d' % group.gr_gid if groups else '--clear-groups', str(script)]
+        return subprocess.run(command, env=dict({'PATH': '/usr/bin:/bin'}, **(env or {})), capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    assert run() == '%s unset' % shared, 'no VERSION file: the toolchain may be too old for GOCACHEPROG'
+    for text, handed in [('go1.27.3\ntime x\n', True), ('go1.24.0', True), ('go1.24rc1\n', True),
+                         ('go1.30.1\n', True), ('go1.100.0\n', True), ('go1.23.12\n', False), ('go1.2\n', False),
+                         ('go1.9.7\n', False), ('devel go1.27-abc\n', False)]:
+        version.write_text(text)
+        assert run() == '%s %s' % (shared, prog if handed else 'unset'), text
+    version.write_text('go1.27.3\n')
+    assert run({'GOCACHEPROG': ''}) == str(shared), 'an empty GOCACHEPROG of the caller opts out'
+    assert run({'GOCACHEPROG': '/my/prog'}) == '%s /my/prog' % shared
+    assert run({'GOCACHE': '/elsewhere'}) == '/elsewhere unset', 'a cache of its own: no shared helper'
+    assert run(groups=False) == 'unset unset', 'a process without the group gets neither'
+    assert subprocess.run([str(script)], env={'PATH': '/usr/bin:/bin'}, capture_output=True, text=True,
+                          check=True).stdout.strip() == 'unset unset', 'root gets neither'
+    shared.chmod(0o2750)
+    assert run() == 'unset unset', 'a shared build cache it cannot write: neither'
 
 
 def test_a_package_owned_go_is_left_alone_with_a_warning(env, monkeypatch):
