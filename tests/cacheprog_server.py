@@ -13,9 +13,10 @@ class CacheServer:
     <token>` when token is set (GET never does). delay: seconds each request waits before its answer,
     or a function of the path that returns them. drop_after: the number of requests answered before every
     later one is dropped unanswered (the connection closed), as a server that goes away does. requests:
-    (method, path, Authorization header) of each request seen."""
+    (method, path, Authorization header) of each request seen. host: the address to listen on (the
+    Docker bridge's gateway, for containers)."""
 
-    def __init__(self, token=None, delay=0.0, drop_after=None):
+    def __init__(self, token=None, delay=0.0, drop_after=None, host='127.0.0.1'):
         self.store = {}
         self.token = token
         self.delay = delay
@@ -84,9 +85,9 @@ class CacheServer:
             def handle_error(self, request, client_address):
                 pass  # a client that timed out and hung up: what the slow-server tests provoke
 
-        self.httpd = Server(('127.0.0.1', 0), Handler)
+        self.httpd = Server((host, 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
+        self.url = 'http://%s:%d' % (host, self.httpd.server_address[1])
         self.thread = None
 
     def start(self):

@@ -26,6 +26,9 @@ SIZE_RE = re.compile(r'^[0-9]+ ?([KMGTP](i?B)?|B)?$')
 _CACHE_PATH_RE = re.compile(r'^/[^\s]*[^/\s]$')
 _WHOLE_RE = re.compile(r'^[0-9]+$')
 _WEBHOOK_RE = re.compile(r'^https?://[^\s/]+[^\s]*$')
+# The fleet cache's base URL: no credentials (the file that holds it is world-readable), no query.
+_REMOTE_RE = re.compile(r'^https?://[^\s/@?#]+(/[^\s?#]*)?$')
+_TOKEN_RE = re.compile(r'^[\x21-\x7e]+$')
 EXAMPLES = {'build': '/var/cache/go/build', 'mod': '/var/cache/go/mod'}
 
 
@@ -152,6 +155,7 @@ def settings_errors(settings, calendar=None):
     stale = _whole(s.get('go_cache_alert_stale_seconds'))
     if stale is None or stale < 60:
         errors.append('go_cache_alert_stale_seconds must be a whole number of seconds, at least 60.')
+    errors.extend(remote_errors(s))
     error = calendar_error(s.get('go_cache_health_on_calendar'), calendar)
     if error:
         errors.append(error)
@@ -160,4 +164,36 @@ def settings_errors(settings, calendar=None):
                                group=_text(s.get('go_cache_group')), owner='this role')
     if error:
         errors.append(error)
+    return errors
+
+
+def remote_errors(settings):
+    """The fleet cache's settings (go_cache_remote_*): the token, a secret, is never shown."""
+    s = settings
+    errors = []
+    url = _text(s.get('go_cache_remote_url'))
+    if url and not _REMOTE_RE.match(url):
+        errors.append('go_cache_remote_url must be an http:// or https:// base URL without credentials, a query or '
+                      'a fragment, such as https://go-cache.example.com:8443/, got "%s". Put a token in '
+                      'go_cache_remote_token.' % url)
+    # ansible-core 2.17 renders a lone "{{ ... | bool }}" in a dict as the string "False".
+    if url and _text(s.get('go_cache_go_env_enabled', True)).lower() in ('false', 'no', 'off', '0', ''):
+        errors.append('go_cache_remote_url needs go_cache_go_env_enabled: the go launcher hands the fleet cache to '
+                      'the members together with the shared build cache. Set go_cache_remote_url to "" or '
+                      'go_cache_go_env_enabled to true.')
+    token = _text(s.get('go_cache_remote_token'))
+    if token and not _TOKEN_RE.match(token):
+        errors.append('go_cache_remote_token must be one line of printable characters without spaces (its value is '
+                      'a secret and is not shown here).')
+    if token and not url:
+        errors.append('go_cache_remote_token is set but go_cache_remote_url is empty: set the URL of the fleet '
+                      'cache, or leave the token empty.')
+    timeout = _ratio(s.get('go_cache_remote_timeout'))
+    if not 0 < timeout <= 60:
+        errors.append('go_cache_remote_timeout must be a number of seconds over 0 and at most 60, got "%s".'
+                      % _text(s.get('go_cache_remote_timeout')))
+    concurrency = _whole(s.get('go_cache_remote_concurrency'))
+    if concurrency is None or not 1 <= concurrency <= 64:
+        errors.append('go_cache_remote_concurrency must be a whole number from 1 to 64, got "%s".'
+                      % _text(s.get('go_cache_remote_concurrency')))
     return errors

@@ -3,6 +3,7 @@
 # ruff: noqa: S103 - these tests make permissive and broken modes on purpose, to audit and repair them
 
 import grp
+import hashlib
 import json
 import os
 import re
@@ -62,6 +63,17 @@ def entry(cache, subdir, number, size, age_days, *, directory=False):
         out.write(b'\1' * size)
     when = time.time() - age_days * 86400
     os.utime(target, (when, when))
+    os.utime(name, (when, when))
+    return name
+
+
+def tier_entry(tier, kind, number, size, age_days):
+    """An entry of the GOCACHEPROG helper's local tier, <kind>/<2 hex>/<64 hex>, with real blocks and an old mtime."""
+    hex_id = hashlib.sha256(b'%d' % number).hexdigest()
+    os.makedirs(tier / kind / hex_id[:2], exist_ok=True)
+    name = tier / kind / hex_id[:2] / hex_id
+    name.write_bytes(b'\2' * size)
+    when = time.time() - age_days * 86400
     os.utime(name, (when, when))
     return name
 
@@ -163,7 +175,10 @@ def test_metrics_of_a_healthy_cache(env):
     assert log['conditions'] == [] and log['webhook'] == {'sent': False}
     text = env.metrics.read_text()
     for name, kind, _help in health.METRICS:
-        assert '# HELP %s ' % name in text and '# TYPE %s %s\n' % (name, kind) in text
+        if name.startswith('go_cacheprog_'):
+            assert '%s ' % name not in text, 'no GOCACHEPROG tier configured, no family'
+        else:
+            assert '# HELP %s ' % name in text and '# TYPE %s %s\n' % (name, kind) in text
     assert sorted(os.listdir(env.root / 'metrics')) == ['go_cache.prom'], 'a temporary file was left behind'
     assert os.stat(env.metrics).st_mode & 0o777 == 0o644
     assert os.stat(env.root / 'state/state.json').st_mode & 0o777 == 0o600
@@ -264,6 +279,168 @@ def test_a_failing_go_clean_is_an_error_of_the_health_check(env, tmp_path):
     env.config['caches'][0].update(max_bytes=2 * MIB, cleanup='go_clean')
     with pytest.raises(health.HealthError, match='cannot run .*no-such-go clean -cache'):
         env.run()
+
+
+@pytest.fixture
+def tier(env):
+    """The build cache with a GOCACHEPROG local tier at remote/, its stats file inside."""
+    path = env.build / 'remote'
+    for kind in ('a', 'o'):
+        os.makedirs(path / kind)
+    env.config['caches'][0]['remote'] = {'dir': str(path), 'stats_file': str(path / 'stats.json')}
+    return path
+
+
+def remote_counters(samples, cache):
+    return dict((name[len('go_cacheprog_'):-len('_total')], value) for (name, labels), value in samples.items()
+                if name.startswith('go_cacheprog_') and name.endswith('_total') and dict(labels)['cache'] == cache)
+
+
+def test_trim_takes_the_tier_entries_and_go_entries_together_least_recently_used_first(env, tier):
+    order = [entry(env.build, 'ab', 1, MIB, age_days=10), tier_entry(tier, 'o', 2, MIB, age_days=9),
+             entry(env.build, 'cd', 3, MIB, age_days=5), tier_entry(tier, 'a', 4, MIB, age_days=4),
+             tier_entry(tier, 'o', 5, MIB, age_days=0.5), entry(env.build, 'ef', 6, MIB, age_days=0.2)]
+    (tier / 'stats.json').write_text('{"puts": 2}\n')
+    (tier / 'breaker.json').write_text('{}\n')
+    temporary = order[1].parent / (order[1].name + '.tmp-1-abcdef')
+    temporary.write_text('a put in progress')
+    for path in (tier / 'stats.json', tier / 'breaker.json', temporary):
+        os.utime(path, (0, 0))
+    env.config['caches'][0].update(max_bytes=5 * MIB, low_water_bytes=3 * MIB + MIB // 2)
+    log, samples = env.run()
+    cleanup = log['caches']['build']['cleanup']
+    assert cleanup['reached_low_water'] and cleanup['removed_entries'] == 3
+    assert [p.exists() for p in order] == [False, False, False, True, True, True]
+    assert (tier / 'stats.json').exists() and (tier / 'breaker.json').exists() and temporary.exists()
+    labels = dict(cache='build', path=str(env.build))
+    expected = sum(os.lstat(os.path.join(d, n)).st_blocks * 512 for d, dirs, files in os.walk(tier)
+                   for n in dirs + files) + os.lstat(tier).st_blocks * 512
+    assert sample(samples, 'go_cacheprog_tier_bytes', **labels) == expected
+    assert sample(samples, 'go_cacheprog_tier_files', **labels) == 5  # two entries, stats, breaker, temporary
+    assert sample(samples, 'go_cache_bytes', **labels) > expected
+
+
+@pytest.mark.parametrize('planted', ['o', 'o/xx'])
+def test_trim_never_follows_a_symlink_planted_in_the_tier(env, tier, tmp_path, planted):
+    removed = tier_entry(tier, 'a', 1, MIB, age_days=20)
+    swapped = tier_entry(tier, 'o', 2, MIB, age_days=10)
+    outside = tmp_path / 'outside'
+    victim = tier_entry(outside, 'o', 2, MIB, age_days=10)
+    env.config['caches'][0].update(max_bytes=MIB, low_water_bytes=0)
+    cache = health.load_config(env.write_config())['caches'][0]
+    report = health.measure(cache, None, collect_candidates=True)
+    # A member swaps a directory of the tier for a symlink between the walk and the removal.
+    moved = swapped.parent if planted == 'o/xx' else tier / 'o'
+    os.rename(moved, tmp_path / 'moved')
+    moved.symlink_to(victim.parent if planted == 'o/xx' else outside / 'o')
+    done = health.trim(report)
+    assert not removed.exists() and done['removed_entries'] == 1
+    assert victim.exists()
+
+
+def test_go_clean_also_empties_the_tier(env, tier, tmp_path):
+    fake = tmp_path / 'go'
+    fake.write_text('#!/bin/sh\nrm -rf "$GOCACHE"/[0-9a-f][0-9a-f]\n')
+    os.chmod(fake, 0o755)
+    entry(env.build, 'ab', 1, MIB, age_days=1)
+    objects = [tier_entry(tier, 'o', n, MIB, age_days=1) for n in (2, 3)]
+    tier_entry(tier, 'a', 4, 1000, age_days=1)
+    (objects[0].parent / '.fetch-abc').write_text('a download in progress')
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    (outside / 'keep').write_text('x')
+    (tier / 'o' / 'ff').symlink_to(outside)
+    (tier / 'stats.json').write_text('{"puts": 2}\n')
+    (tier / 'breaker.json').write_text('{}\n')
+    env.config['go'] = str(fake)
+    env.config['caches'][0].update(max_bytes=2 * MIB, low_water_bytes=MIB, cleanup='go_clean')
+    log, samples = env.run()
+    cleanup = log['caches']['build']['cleanup']
+    assert cleanup['method'] == 'go clean -cache' and cleanup['freed_bytes'] >= 3 * MIB
+    assert os.listdir(tier / 'a') == [] and os.listdir(tier / 'o') == []
+    assert sorted(os.listdir(tier)) == ['a', 'breaker.json', 'o', 'stats.json']
+    assert (outside / 'keep').exists(), 'the symlink is removed, not followed'
+    assert sample(samples, 'go_cacheprog_tier_files', cache='build', path=str(env.build)) == 2
+
+
+def test_tier_metrics_from_the_stats_file(env, tier):
+    counters = dict(local_hits=5, remote_hits=3, misses=2, bytes_fetched=12345, breaker_opens=1, processes=7)
+    rejected = dict(corrupt=True, puts=-1, uploads=1.5, upload_errors='4', bytes_uploaded=2 ** 70)
+    (tier / 'stats.json').write_text(json.dumps(dict(counters, other=9, **rejected)))
+    log, samples = env.run()
+    expected = dict.fromkeys(rejected, 0)
+    expected.update(counters)
+    assert remote_counters(samples, 'build') == expected
+    assert remote_counters(samples, 'mod') == {}, 'a cache without a tier has no remote samples'
+    text = env.metrics.read_text()
+    for name, kind, _help in health.METRICS:
+        assert text.count('# HELP %s ' % name) == 1 and text.count('# TYPE %s %s\n' % (name, kind)) == 1, name
+    assert '# TYPE go_cacheprog_local_hits_total counter\n' in text
+    assert 'go_cacheprog_other' not in text
+
+
+@pytest.mark.parametrize('content', [b'not json', b'[1, 2]', b'"local_hits"', b'[' * 60000, b'\xff\xfe{}',
+                                     b'{"local_hits": 5, "pad": "' + b'x' * 70000 + b'"}'],
+                         ids=['text', 'list', 'string', 'deep', 'binary', 'over_64_KiB'])
+def test_a_garbage_stats_file_counts_zero(env, tier, content):
+    (tier / 'stats.json').write_bytes(content)
+    log, samples = env.run()
+    counters = remote_counters(samples, 'build')
+    assert len(counters) == 11 and not any(counters.values())
+    assert log['conditions'] == []
+
+
+def test_a_fifo_in_place_of_the_stats_file_does_not_hang_the_run(env, tier):
+    fifo = tier / 'stats.json'
+    os.mkfifo(fifo, 0o660)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(samples=env.run()[1]), daemon=True)
+    worker.start()
+    worker.join(30)
+    if worker.is_alive():
+        os.close(os.open(fifo, os.O_RDWR))  # a writer comes and goes: the blocked reader gets its end of file
+        worker.join(30)
+        pytest.fail('the run waited for a writer of the FIFO')
+    counters = remote_counters(result['samples'], 'build')
+    assert len(counters) == 11 and not any(counters.values())
+
+
+def test_a_symlinked_stats_file_is_not_followed(env, tier, tmp_path):
+    outside = tmp_path / 'outside.json'
+    outside.write_text(json.dumps({'local_hits': 5, 'processes': 1}))
+    (tier / 'stats.json').symlink_to(outside)
+    _log, samples = env.run()
+    counters = remote_counters(samples, 'build')
+    assert len(counters) == 11 and not any(counters.values())
+    assert sample(samples, 'go_cacheprog_tier_files', cache='build', path=str(env.build)) == 0
+
+
+@pytest.mark.parametrize('remote, error', [
+    ({'dir': 'remote', 'stats_file': '/tmp/stats.json'}, 'remote dir .* is not an absolute path'),
+    ({'dir': '{build}/remote', 'stats_file': 'stats.json'}, 'remote stats_file .* is not an absolute path'),
+    ({'dir': '{build}/remote'}, 'remote stats_file None .* is not an absolute path'),
+    ({'dir': '{root}/elsewhere', 'stats_file': '/tmp/stats.json'}, 'is not inside the cache'),
+    ({'dir': '{build}-remote', 'stats_file': '/tmp/stats.json'}, 'is not inside the cache'),
+    ({'dir': '{build}/../mod/remote', 'stats_file': '/tmp/stats.json'}, 'is not inside the cache'),
+    ({'dir': '{build}', 'stats_file': '/tmp/stats.json'}, 'is not inside the cache'),
+    ('{build}/remote', 'is not an object'),
+], ids=['relative_dir', 'relative_stats_file', 'no_stats_file', 'outside', 'sibling', 'dot_dot', 'the_cache',
+        'not_an_object'])
+def test_a_bad_remote_is_a_configuration_error(env, remote, error):
+    def fill(value):
+        return value.format(build=env.build, root=env.root) if isinstance(value, str) else value
+    remote = dict((k, fill(v)) for k, v in remote.items()) if isinstance(remote, dict) else fill(remote)
+    env.config['caches'][0]['remote'] = remote
+    with pytest.raises(health.HealthError, match=error):
+        health.load_config(env.write_config())
+
+
+def test_only_a_build_cache_has_a_remote(env):
+    env.config['caches'][1]['remote'] = {'dir': str(env.mod / 'remote'), 'stats_file': '/tmp/stats.json'}
+    with pytest.raises(health.HealthError, match="cache 'mod' .* has a remote, which only a build cache can have"):
+        health.load_config(env.write_config())
+    env.config['caches'][1]['remote'] = None
+    assert health.load_config(env.write_config())['caches'][1]['remote'] is None
 
 
 def test_the_module_cache_is_emptied_but_keeps_its_directory(env):

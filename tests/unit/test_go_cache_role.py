@@ -48,7 +48,7 @@ def test_the_audit_code_shipped_with_the_health_check_is_the_module_utils_one():
 
 def test_readme_documents_every_metric_the_program_writes():
     readme = (ROLE / 'README.md').read_text()
-    rows = dict(re.findall(r'^\| `(go_cache_[a-z_]+)` \| (gauge|counter) \|', readme, re.MULTILINE))
+    rows = dict(re.findall(r'^\| `(go_cache(?:prog)?_[a-z_]+)` \| (gauge|counter) \|', readme, re.MULTILINE))
     assert rows == dict((name, kind) for name, kind, _help in health_program().METRICS)
 
 

@@ -51,6 +51,39 @@ def test_each_bad_value_is_named(changes, message):
     assert URL_HOST not in ' '.join(found)
 
 
+TOKEN = 's3cr3t-fleet-token'  # noqa: S105 - a test value, checked never to appear in a message
+FLEET = 'https://go-cache.example.com:8443/'
+
+
+@pytest.mark.parametrize('changes, message', [
+    ({'go_cache_remote_url': 'ftp://go-cache.example.com/'}, 'go_cache_remote_url must be an http:// or https://'),
+    ({'go_cache_remote_url': 'https://ci:pw@go-cache.example.com/'}, 'base URL without credentials'),
+    ({'go_cache_remote_url': 'https://go-cache.example.com/?token=x'}, 'without credentials, a query'),
+    ({'go_cache_remote_url': FLEET, 'go_cache_go_env_enabled': False},
+     'go_cache_remote_url needs go_cache_go_env_enabled'),
+    ({'go_cache_remote_url': FLEET, 'go_cache_go_env_enabled': 'False'},
+     'go_cache_remote_url needs go_cache_go_env_enabled'),
+    ({'go_cache_remote_url': FLEET, 'go_cache_remote_token': TOKEN + ' \nX-Evil: 1'},
+     'go_cache_remote_token must be one line of printable characters without spaces'),
+    ({'go_cache_remote_token': TOKEN}, 'go_cache_remote_token is set but go_cache_remote_url is empty'),
+    ({'go_cache_remote_timeout': 0}, 'go_cache_remote_timeout must be a number of seconds over 0'),
+    ({'go_cache_remote_timeout': 'soon'}, 'go_cache_remote_timeout must be a number of seconds over 0'),
+    ({'go_cache_remote_timeout': 61}, 'at most 60, got "61"'),
+    ({'go_cache_remote_concurrency': 0}, 'go_cache_remote_concurrency must be a whole number from 1 to 64'),
+    ({'go_cache_remote_concurrency': '8.5'}, 'go_cache_remote_concurrency must be a whole number from 1 to 64'),
+])
+def test_each_bad_fleet_cache_value_is_named_and_the_token_never_shown(changes, message):
+    found = errors(**changes)
+    assert len(found) == 1 and message in found[0], found
+    assert TOKEN not in ' '.join(found)
+
+
+def test_a_fleet_cache_with_a_token_is_valid():
+    assert errors(go_cache_remote_url=FLEET, go_cache_remote_token=TOKEN, go_cache_remote_read_only=True,
+                  go_cache_remote_timeout=0.5, go_cache_remote_concurrency='16') == []
+    assert errors(go_cache_remote_url='http://10.0.0.7:8080') == []
+
+
 def test_every_error_at_once():
     found = errors(go_cache_group='-bad', go_cache_max_bytes='x', go_cache_mod_dir='mod')
     assert [m.split(' ')[0] for m in found] == ['go_cache_group', 'go_cache_mod_dir', 'go_cache_max_bytes']

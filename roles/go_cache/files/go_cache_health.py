@@ -18,6 +18,13 @@ low-water mark, or `go clean -cache`); it writes Prometheus textfile metrics
 atomically; it posts one webhook message per change of condition; and it
 logs one JSON line (to the journal when run by systemd).
 
+A build cache may hold the local disk tier of the GOCACHEPROG helper (go_cacheprog.py, `remote` in
+the configuration: its `dir`, inside the cache, and its `stats_file`). Go never touches that
+directory, so the health check does: the tier's entries (a/<2 hex>/<64 hex> and o/<2 hex>/<64 hex>)
+are trimmed together with Go's own, least recently used first; after `go clean -cache` it empties
+the tier's a/ and o/ too (keeping the tier's directory, stats.json and breaker.json); and it
+exports the tier's size and the helper's counters as metrics.
+
 Exit status: 0 whenever the run completed, whatever it found; 1 on its own
 errors (unreadable configuration, metrics or state file not writable, ...).
 """
@@ -31,8 +38,8 @@ import math
 import os
 import pwd
 import re
-import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -54,6 +61,22 @@ CONDITION_TEXT = {
 }
 GOCACHE_ENTRY = re.compile(r'^[0-9a-f]{2}/[0-9a-f]+-[ad]$')
 GOCACHE_SUBDIR = re.compile(r'^[0-9a-f]{2}$')
+# The counters go_cacheprog.py adds up in its stats file, and what each counts.
+REMOTE_COUNTERS = (
+    ('local_hits', 'Gets the GOCACHEPROG helper answered from its local disk tier.'),
+    ('remote_hits', 'Gets the GOCACHEPROG helper answered from the cache server.'),
+    ('misses', 'Gets neither tier of the GOCACHEPROG helper could answer.'),
+    ('corrupt', 'Answers of the cache server the GOCACHEPROG helper refused (bad entry, hash or size).'),
+    ('puts', 'Build outputs go stored through the GOCACHEPROG helper.'),
+    ('uploads', 'Build outputs the GOCACHEPROG helper uploaded to the cache server.'),
+    ('upload_errors', 'Uploads of the GOCACHEPROG helper that failed, were refused or were given up.'),
+    ('bytes_fetched', 'Bytes of objects the GOCACHEPROG helper fetched from the cache server.'),
+    ('bytes_uploaded', 'Bytes of objects the GOCACHEPROG helper uploaded to the cache server.'),
+    ('breaker_opens', "Times the GOCACHEPROG helper's circuit breaker opened (cache server failures in a row)."),
+    ('processes', 'GOCACHEPROG helper processes that added their counters to the stats file.'),
+)
+REMOTE_STATS_LIMIT = 64 * 1024
+REMOTE_COUNTER_MAX = 2 ** 63  # above it, a value a member wrote could print as a number no scraper parses
 
 METRICS = (
     ('go_cache_bytes', 'gauge', 'Disk space the cache uses, in bytes of allocated blocks (like du).'),
@@ -72,7 +95,11 @@ METRICS = (
     ('go_cache_stale_member_processes', 'gauge',
      "Processes of the group's members that lack the group (started before their user joined it): they cannot "
      "write the shared caches until restarted."),
-)
+    ('go_cacheprog_tier_bytes', 'gauge',
+     "Disk space the GOCACHEPROG helper's local tier uses inside the build cache (part of go_cache_bytes)."),
+    ('go_cacheprog_tier_files', 'gauge',
+     "Regular files in the GOCACHEPROG helper's local tier (part of go_cache_files)."),
+) + tuple(('go_cacheprog_%s_total' % key, 'counter', text) for key, text in REMOTE_COUNTERS)
 PROBLEM_NAMES = audit.PROBLEMS + ('missing',)
 
 
@@ -100,6 +127,7 @@ def load_config(path):
         cache.setdefault('max_bytes', 0)
         cache.setdefault('low_water_bytes', int(cache['max_bytes'] * 0.8))
         cache.setdefault('cleanup', 'trim' if cache['kind'] == 'build' else 'none')
+        cache['remote'] = check_remote(cache, path)
     config.setdefault('owner', 'root')
     config.setdefault('thresholds', {})
     config['thresholds'].setdefault('fs_inodes_used_ratio', 0.85)
@@ -111,6 +139,36 @@ def load_config(path):
     config['webhook'].setdefault('timeout_seconds', 10.0)
     config.setdefault('go', '/usr/local/bin/go')
     return config
+
+
+def check_remote(cache, path):
+    """The cache's GOCACHEPROG tier settings, its dir normalized, or None; HealthError when they are wrong."""
+    remote = cache.get('remote')
+    if remote is None:
+        return None
+    if not isinstance(remote, dict):
+        raise HealthError('the remote of cache %r in %s is not an object' % (cache['name'], path))
+    if cache['kind'] != 'build':
+        raise HealthError('cache %r in %s has a remote, which only a build cache can have' % (cache['name'], path))
+    for key in ('dir', 'stats_file'):
+        value = remote.get(key)
+        if not isinstance(value, str) or not os.path.isabs(value):
+            raise HealthError('remote %s %r of cache %r in %s is not an absolute path' % (key, value, cache['name'],
+                                                                                         path))
+    top = os.path.normpath(cache['path'])
+    tier = os.path.normpath(remote['dir'])
+    if tier == top or os.path.commonpath([top, tier]) != top:
+        raise HealthError('remote dir %r of cache %r in %s is not inside the cache' % (remote['dir'], cache['name'],
+                                                                                      path))
+    return dict(remote, dir=tier)
+
+
+def tier_parts(cache):
+    """The path components of the cache's GOCACHEPROG tier below the cache directory, or None."""
+    remote = cache.get('remote')
+    if not remote:
+        return None
+    return tuple(os.path.relpath(remote['dir'], os.path.normpath(cache['path'])).split('/'))
 
 
 def load_state(path):
@@ -161,15 +219,57 @@ class Report:
         self.candidates = {}
         self.fs_bytes_ratio = 0.0
         self.fs_inodes_ratio = 0.0
+        self.remote_bytes = 0
+        self.remote_files = 0
+        self.remote_stats = dict.fromkeys((key for key, _text in REMOTE_COUNTERS), 0)
 
     @property
     def problem_total(self):
         return sum(self.problems.values())
 
 
+def read_remote_stats(path):
+    """The GOCACHEPROG helper's counters in its stats file: 0 for each one missing or not a whole number >= 0.
+
+    Members write that file: a symlink, a FIFO, a file over 64 KiB or garbage there means zeros, never an error.
+    """
+    counts = dict.fromkeys((key for key, _text in REMOTE_COUNTERS), 0)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return counts
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return counts
+        data = b''
+        while len(data) < REMOTE_STATS_LIMIT:
+            chunk = os.read(fd, REMOTE_STATS_LIMIT - len(data))
+            if not chunk:
+                break
+            data += chunk
+        raw = json.loads(data.decode('utf-8'))
+    except (OSError, ValueError, RecursionError):  # RecursionError: 64 KiB of [[[[ ...
+        return counts
+    finally:
+        os.close(fd)
+    if not isinstance(raw, dict):
+        return counts
+    for key in counts:
+        value = raw.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < REMOTE_COUNTER_MAX:
+            counts[key] = value
+    return counts
+
+
 def measure(cache, policy, collect_candidates=False):
-    """Walk one cache once: size, files, ages, permission problems and (for trimming) its Go cache entries."""
+    """Walk one cache once: size, files, ages, permission problems and (for trimming) its Go cache entries
+    and the entries of its GOCACHEPROG tier."""
     report = Report(cache)
+    tier = tier_parts(cache)
+    if tier is not None:
+        tier_rel = '/'.join(tier)
+        tier_entry = re.compile(r'^%s/[ao]/[0-9a-f]{2}/[0-9a-f]{64}$' % re.escape(tier_rel))
+        report.remote_stats = read_remote_stats(cache['remote']['stats_file'])
     fd = audit.open_top(cache['path'])
     if fd is None:
         report.problems['missing'] = 1
@@ -188,7 +288,13 @@ def measure(cache, policy, collect_candidates=False):
                     report.oldest = mtime
                 if report.newest is None or mtime > report.newest:
                     report.newest = mtime
-            if collect_candidates and entry.depth >= 2:
+            if tier is not None and (entry.rel == tier_rel or entry.rel.startswith(tier_rel + '/')):
+                report.remote_bytes += used
+                if entry.is_file:
+                    report.remote_files += 1
+                if collect_candidates and entry.is_file and tier_entry.match(entry.rel):
+                    report.candidates[tuple(entry.rel.split('/'))] = [max(st.st_mtime, st.st_atime), used, False]
+            elif collect_candidates and entry.depth >= 2:
                 key = entry.rel.split('/', 2)
                 if entry.depth == 2 and GOCACHE_ENTRY.match(entry.rel) and (entry.is_file or entry.is_dir):
                     # Last use: Go moves the mtime only of entries it owns; a read by another
@@ -227,46 +333,77 @@ def _open_subdir(top_fd, name):
     return fd
 
 
+def _open_dir(fds, parts):
+    """The descriptor of the directory at the path components parts below fds[()], or None when it cannot be
+    opened. Each component is opened relative to the one before it, never through a symlink; fds keeps them all."""
+    if parts not in fds:
+        parent = _open_dir(fds, parts[:-1])
+        try:
+            fds[parts] = None if parent is None else _open_subdir(parent, parts[-1])
+        except OSError:
+            fds[parts] = None
+    return fds[parts]
+
+
+def _close_all(fds):
+    for fd in fds.values():
+        if fd is not None:
+            os.close(fd)
+
+
+def _rmtree(name, dir_fd):
+    """Remove a directory and its content relative to a directory descriptor, never following a symlink.
+
+    shutil.rmtree takes a dir_fd only from Python 3.11 on.
+    """
+    fd = _open_subdir(dir_fd, name)
+    try:
+        with os.scandir(fd) as listing:
+            children = [(child.name, child.is_dir(follow_symlinks=False)) for child in listing]
+        for child, is_dir in children:
+            _remove(child, fd, is_dir)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=dir_fd)
+
+
 def _remove(name, dir_fd, is_dir):
     """Remove one entry relative to a directory descriptor, never following a symlink."""
     try:
         if is_dir:
-            shutil.rmtree(name, dir_fd=dir_fd)
+            _rmtree(name, dir_fd)
         else:
             os.unlink(name, dir_fd=dir_fd)
     except FileNotFoundError:
         return False
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EISDIR):
+            return False  # no longer what the walk saw (a member swapped it): left alone
+        raise
     return True
 
 
 def trim(report):
-    """Delete Go cache entries least recently used first until the cache is at its low-water mark."""
+    """Delete Go cache entries and GOCACHEPROG tier entries least recently used first until the cache is at
+    its low-water mark."""
     cache = report.cache
     target = cache['low_water_bytes']
     size = report.bytes
     freed = files = 0
-    top_fd = audit.open_top(cache['path'])
-    subdirs = {}
+    fds = {(): audit.open_top(cache['path'])}
     try:
-        for (subdir, name), (_mtime, used, is_dir) in sorted(report.candidates.items(), key=lambda kv: kv[1][0]):
+        for parts, (_used_at, used, is_dir) in sorted(report.candidates.items(), key=lambda kv: kv[1][0]):
             if size <= target:
                 break
-            if subdir not in subdirs:
-                try:
-                    subdirs[subdir] = _open_subdir(top_fd, subdir)
-                except OSError:
-                    subdirs[subdir] = None
-            if subdirs[subdir] is None:
+            dir_fd = _open_dir(fds, parts[:-1])
+            if dir_fd is None:
                 continue
-            if _remove(name, subdirs[subdir], is_dir):
+            if _remove(parts[-1], dir_fd, is_dir):
                 size -= used
                 freed += used
                 files += 1
     finally:
-        for fd in subdirs.values():
-            if fd is not None:
-                os.close(fd)
-        os.close(top_fd)
+        _close_all(fds)
     return {'method': 'trim', 'freed_bytes': freed, 'removed_entries': files, 'reached_low_water': size <= target}
 
 
@@ -288,7 +425,27 @@ def empty(report):
     return {'method': 'empty', 'removed_entries': removed}
 
 
+def empty_tier(cache):
+    """Remove everything in the a/ and o/ of the cache's GOCACHEPROG tier, never through a symlink; the number
+    of entries removed. The tier's directory, a/ and o/ themselves, stats.json and breaker.json stay."""
+    fds = {(): audit.open_top(cache['path'])}
+    removed = 0
+    try:
+        for kind in ('a', 'o'):
+            fd = _open_dir(fds, tier_parts(cache) + (kind,))
+            if fd is None:
+                continue
+            with os.scandir(fd) as listing:
+                children = [(child.name, child.is_dir(follow_symlinks=False)) for child in listing]
+            for name, is_dir in children:
+                removed += _remove(name, fd, is_dir)
+    finally:
+        _close_all(fds)
+    return removed
+
+
 def go_clean(report, config, state_dir):
+    """`go clean -cache`, then (Go never looks there) empty_tier of the GOCACHEPROG tier."""
     env = {'PATH': '/usr/local/bin:/usr/bin:/bin', 'HOME': state_dir, 'GOCACHE': report.cache['path'],
            'GOTOOLCHAIN': 'local', 'GOFLAGS': '-modcacherw', 'GOENV': 'off'}
     try:
@@ -298,7 +455,14 @@ def go_clean(report, config, state_dir):
         raise HealthError('cannot run %s clean -cache: %s' % (config['go'], exc)) from exc
     if proc.returncode != 0:
         raise HealthError('%s clean -cache failed (%d): %s' % (config['go'], proc.returncode, proc.stderr.strip()))
-    return {'method': 'go clean -cache'}
+    done = {'method': 'go clean -cache'}
+    if tier_parts(report.cache) is not None:
+        try:
+            done['remote_removed_entries'] = empty_tier(report.cache)
+        except OSError as exc:
+            raise HealthError('cannot empty the GOCACHEPROG tier %s: %s' % (report.cache['remote']['dir'], exc)) \
+                from exc
+    return done
 
 
 def cleanup(report, config, state_dir):
@@ -354,11 +518,18 @@ def render_metrics(reports, state, now, duration, stale=()):
                 ('%s,problem="%s"' % (labels, problem), report.problems.get(problem, 0)))
         samples['go_cache_cleanup_freed_bytes_total'].append(
             (labels, state['freed_bytes_total'].get(cache['name'], 0)))
+        if cache.get('remote'):
+            samples['go_cacheprog_tier_bytes'].append((labels, report.remote_bytes))
+            samples['go_cacheprog_tier_files'].append((labels, report.remote_files))
+            for key, _text in REMOTE_COUNTERS:
+                samples['go_cacheprog_%s_total' % key].append((labels, report.remote_stats[key]))
     samples['go_cache_last_run_timestamp_seconds'].append(('', round(now, 3)))
     samples['go_cache_health_duration_seconds'].append(('', round(duration, 3)))
     samples['go_cache_webhook_failures_total'].append(('', state['webhook_failures_total']))
     lines = []
     for name, kind, text in METRICS:
+        if not samples[name]:
+            continue  # the remote metrics of a host without a GOCACHEPROG tier: no family at all
         lines.append('# HELP %s %s' % (name, text))
         lines.append('# TYPE %s %s' % (name, kind))
         for labels, value in samples[name]:
