@@ -120,6 +120,8 @@ def looks_like(kind, path, entries):
             n == 'cache' or '.' in n or n == 'sumdb' for n in names)
     if kind == 'install_root':
         return all(_VERSION_DIR.match(n) or n == 'bin' for n in names)  # bin: go_toolchain's launcher
+    if kind == 'cache_store':  # go_cache_server's: nginx's files, and its temporary PUT bodies
+        return all(n in ('ac', 'cas', '.tmp') for n in names)
     return False
 
 
@@ -139,7 +141,8 @@ def check_dir(path, var, kind, *, adopt=False, adopt_var=None, accounts=None, ow
                       'of its own, such as %s.' % (
                           var, path, ' (an account\'s home)' if tree not in SYSTEM_TREES else '',
                           _example(kind)))
-    below = [p for p in SYSTEM_PREFIXES if _is_above(p, path)] if kind in ('build_cache', 'mod_cache') else []
+    below = [p for p in SYSTEM_PREFIXES if _is_above(p, path)] \
+        if kind in ('build_cache', 'mod_cache', 'cache_store') else []
     if below:
         raise Refused('%s is %s, inside %s, which belongs to the system: a shared cache there would make system '
                       'files writable by its group. Choose a directory such as %s.' % (
@@ -174,10 +177,11 @@ def check_dir(path, var, kind, *, adopt=False, adopt_var=None, accounts=None, ow
     return True
 
 
-_WHAT = {'build_cache': 'a Go build cache', 'mod_cache': 'a Go module cache',
+_WHAT = {'build_cache': 'a Go build cache', 'mod_cache': 'a Go module cache', 'cache_store': 'a fleet cache store',
          'install_root': 'installed Go toolchains', 'metrics_dir': 'a directory of textfile metrics (*.prom)'}
 _EXAMPLES = {'build_cache': '/var/cache/go/build', 'mod_cache': '/var/cache/go/mod',
-             'install_root': '/usr/local/lib/go', 'metrics_dir': '/var/lib/prometheus/node-exporter'}
+             'install_root': '/usr/local/lib/go', 'metrics_dir': '/var/lib/prometheus/node-exporter',
+             'cache_store': '/var/cache/go-cache-server'}
 
 
 def _example(kind):

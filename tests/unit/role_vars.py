@@ -50,7 +50,7 @@ def render(role, expression, platform=('Debian', 'Debian'), **overrides):
 # Each role's argument_specs entry point, checked by the role's first task (plugins/action/role_check.py), the
 # shared knobs of common's included; Ansible would add a validation task of its own for `main`.
 ENTRY_POINTS = {'common': 'shared', 'go_toolchain': 'variables', 'go_env': 'variables', 'sysctl_tuning': 'variables',
-                'build_cgroups': 'variables', 'go_cache': 'variables'}
+                'build_cgroups': 'variables', 'go_cache': 'variables', 'go_cache_server': 'variables'}
 
 
 def spec_options(role):

@@ -29,7 +29,7 @@ def load(path):
 
 
 def test_the_roles_with_platform_values_load_them():
-    assert ROLES == ['build_cgroups', 'go_cache', 'sysctl_tuning']
+    assert ROLES == ['build_cgroups', 'go_cache', 'go_cache_server', 'sysctl_tuning']
 
 
 @pytest.mark.parametrize('role', ROLES)

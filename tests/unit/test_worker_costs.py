@@ -34,6 +34,7 @@ FILTERS = sorted(p.stem for p in (ROOT / 'plugins' / 'filter').glob('*.py') if p
 CALLS = {
     'build_cgroups': ('build_cgroups_errors', ({},), 'cgroup_spec'),
     'go_cache': ('go_cache_bytes', ('1G',), 'go_cache_rules'),
+    'go_cache_server': ('go_cache_server_errors', ({},), 'go_cache_server_rules'),
     'go_env': ('go_env_errors', ({},), 'go_env'),
     'go_toolchain': ('go_toolchain_errors', ({},), 'go_toolchain_rules'),
     'platforms': ('platform_errors', ({},), 'platforms'),

@@ -153,13 +153,13 @@ def check_remote(cache, path):
     for key in ('dir', 'stats_file'):
         value = remote.get(key)
         if not isinstance(value, str) or not os.path.isabs(value):
-            raise HealthError('remote %s %r of cache %r in %s is not an absolute path' % (key, value, cache['name'],
-                                                                                         path))
+            raise HealthError('remote %s %r of cache %r in %s is not an absolute path'
+                              % (key, value, cache['name'], path))
     top = os.path.normpath(cache['path'])
     tier = os.path.normpath(remote['dir'])
     if tier == top or os.path.commonpath([top, tier]) != top:
-        raise HealthError('remote dir %r of cache %r in %s is not inside the cache' % (remote['dir'], cache['name'],
-                                                                                      path))
+        raise HealthError('remote dir %r of cache %r in %s is not inside the cache'
+                          % (remote['dir'], cache['name'], path))
     return dict(remote, dir=tier)
 
 

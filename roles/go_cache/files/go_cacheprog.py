@@ -4,8 +4,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """go-cacheprog: a GOCACHEPROG helper that shares Go build outputs through a fleet-wide HTTP cache.
 
-Part of the go_cache role of go-buildhost (the role does not install it yet). Needs Python 3.9+ and its
-standard library only.
+Part of the go_cache role of go-buildhost, which installs it when go_cache_remote_url is set. Needs
+Python 3.9+ and its standard library only.
 `go` (1.24 and later) starts it once per invocation when GOCACHEPROG names it:
 
     GOCACHEPROG='/usr/local/lib/go-buildhost/go_cacheprog.py /etc/go-buildhost/cacheprog.json'
