@@ -72,6 +72,10 @@ created:
   description: Whether the store directory itself was created (or would be, in check mode).
   returned: always
   type: bool
+created_metrics_dir:
+  description: Whether the metrics directory was created (or would be, in check mode).
+  returned: always
+  type: bool
 changed_dirs:
   description: The directories created or changed (or that would be, in check mode).
   returned: always
@@ -140,7 +144,8 @@ def main():
         if st is None or (mode is not None and (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
                           != (want_uid, want_gid, mode)):
             plans.append((path, st, want_uid, want_gid, mode))
-    result = dict(changed=bool(plans), created=lstat(p['path']) is None, changed_dirs=[x[0] for x in plans])
+    result = dict(changed=bool(plans), created=lstat(p['path']) is None,
+                  created_metrics_dir=lstat(p['metrics_dir']) is None, changed_dirs=[x[0] for x in plans])
     if module._diff and plans:
         result['diff'] = dict(
             before_header='directories', after_header='directories',

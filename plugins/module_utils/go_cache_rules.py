@@ -173,11 +173,22 @@ def remote_errors(settings):
     errors = []
     url = _text(s.get('go_cache_remote_url'))
     if url and not _REMOTE_RE.match(url):
+        # A URL with credentials or a query may carry a secret: it is not shown then.
+        shown = 'a URL with credentials, a query or a fragment (not shown)' if re.search('[@?#]', url) else \
+            '"%s"' % url
         errors.append('go_cache_remote_url must be an http:// or https:// base URL without credentials, a query or '
-                      'a fragment, such as https://go-cache.example.com:8443/, got "%s". Put a token in '
-                      'go_cache_remote_token.' % url)
+                      'a fragment, such as https://go-cache.example.com:8443/, got %s. Put a token in '
+                      'go_cache_remote_token.' % shown)
+    off = ('false', 'no', 'off', '0', '')
+    if url and (_text(s.get('go_cache_health_enabled', True)).lower() in off
+                or _text(s.get('go_cache_cleanup_method', 'trim')) not in ('trim', 'go_clean')
+                or size_bytes(s.get('go_cache_max_bytes', '20G')) == 0):
+        errors.append('go_cache_remote_url needs the health check to clean the build cache up: '
+                      'go_cache_health_enabled true, go_cache_cleanup_method trim or go_clean, and go_cache_max_bytes '
+                      "above 0. Go's own trim never reaches the fleet cache helper's local tier, which would grow "
+                      'without end.')
     # ansible-core 2.17 renders a lone "{{ ... | bool }}" in a dict as the string "False".
-    if url and _text(s.get('go_cache_go_env_enabled', True)).lower() in ('false', 'no', 'off', '0', ''):
+    if url and _text(s.get('go_cache_go_env_enabled', True)).lower() in off:
         errors.append('go_cache_remote_url needs go_cache_go_env_enabled: the go launcher hands the fleet cache to '
                       'the members together with the shared build cache. Set go_cache_remote_url to "" or '
                       'go_cache_go_env_enabled to true.')

@@ -56,6 +56,11 @@ def token_errors(settings):
     if write == []:
         errors.append('go_cache_server_write_tokens is empty: no client could ever write to the cache. Give at least '
                       'one token (a secret, from a vault), and the same one to the builders as go_cache_remote_token.')
+    for var, tokens in (('go_cache_server_write_tokens', write), ('go_cache_server_read_tokens', read)):
+        folded = [token.lower() for token in tokens or []]
+        if len(set(folded)) != len(folded):
+            errors.append('%s lists a token twice (compared without case; the tokens are secrets and are not shown '
+                          'here).' % var)
     if write and read and set(write) & set(read):
         errors.append('go_cache_server_read_tokens and go_cache_server_write_tokens share a token: a token is either '
                       'for reads only or for writes too.')
@@ -78,6 +83,9 @@ def settings_errors(settings):
     if port is None or not 1 <= port <= 65535:
         errors.append('go_cache_server_port must be a TCP port from 1 to 65535, got "%s".'
                       % _text(s.get('go_cache_server_port')))
+    elif port in (80, 443):
+        errors.append('go_cache_server_port must be a port of its own, not %d: nginx\'s default site (or yours) holds '
+                      'it, and would answer the requests. The default, 8080, is bazel-remote\'s.' % port)
     if not _ADDRESS_RE.match(_text(s.get('go_cache_server_listen_address'))):
         errors.append('go_cache_server_listen_address must be empty (every address), an IPv4 address, an IPv6 '
                       'address in brackets or a host name, got "%s".' % _text(s.get('go_cache_server_listen_address')))

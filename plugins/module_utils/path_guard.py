@@ -113,8 +113,8 @@ def looks_like(kind, path, entries):
     """Whether a non-empty directory holds what a role of this kind would put there."""
     names = [e for e in entries if not e.startswith(_OWN_TEMP)]
     names = [n for n in names if n != 'lost+found']  # a dedicated filesystem's root
-    if kind == 'build_cache':  # fuzz: go test -fuzz keeps its corpus there
-        return all(_HEX2.match(n) or n in ('README', 'trim.txt', 'testexpire.txt', 'fuzz') for n in names)
+    if kind == 'build_cache':  # fuzz: go test -fuzz's corpus; remote: the go_cache role's GOCACHEPROG tier
+        return all(_HEX2.match(n) or n in ('README', 'trim.txt', 'testexpire.txt', 'fuzz', 'remote') for n in names)
     if kind == 'mod_cache':
         return os.path.isdir(os.path.join(path, 'cache', 'download')) and all(
             n == 'cache' or '.' in n or n == 'sumdb' for n in names)

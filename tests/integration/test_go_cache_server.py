@@ -17,6 +17,7 @@ One fresh container (the reference platform in `make test`), tests in file order
 
 import json
 import re
+import secrets
 import urllib.error
 import urllib.request
 
@@ -25,8 +26,9 @@ import pytest
 from .conftest import MIRROR, docker
 from .test_issue14_accounts import HELLO, compiles
 
-WRITE = 'w' * 8 + '0123456789abcdef0123'  # noqa: S105 - test values, checked never to appear in output
-READ = 'r' * 8 + '0123456789abcdef0123'
+# As the README says to make them (openssl rand -hex 32), and one with upper case letters.
+WRITE = secrets.token_hex(32)
+READ = 'Rd' + secrets.token_hex(20)
 PORT = 9090
 SERVER = {'go_cache_server_write_tokens': [WRITE], 'go_cache_server_read_tokens': [READ],
           'go_cache_server_open_reads': False, 'go_cache_server_port': PORT}
@@ -103,13 +105,14 @@ def test_the_server_runs_its_own_site_and_keeps_the_tokens_for_root(server):
 def test_writes_need_a_write_token_and_reads_a_token(server):
     _host, url = server
     body = b'an object\n'
-    for token in (None, READ, 'x' * 24):
+    for token in (None, READ, 'x' * 24, WRITE.upper(), WRITE[:-1], WRITE + 'x'):
         assert request('%s/cas/%s' % (url, KEY), 'PUT', token, body)[0] == 401, token
     assert request('%s/cas/%s' % (url, KEY), token=READ)[0] == 404
     assert request('%s/cas/%s' % (url, KEY), 'PUT', WRITE, body)[0] in (201, 204)
     assert request('%s/cas/%s' % (url, KEY), token=READ) == (200, body)
     assert request('%s/cas/%s' % (url, KEY), token=WRITE) == (200, body)
     assert request('%s/cas/%s' % (url, KEY))[0] == 401, 'reads are closed'
+    assert request('%s/cas/%s' % (url, KEY), token=READ.lower())[0] == 401, 'tokens are compared with their case'
     assert request('%s/other/%s' % (url, KEY), token=WRITE)[0] == 404
     assert request('%s/cas/../etc/passwd' % url, token=WRITE)[0] in (400, 404)
     assert request('%s/cas/%s' % (url, KEY), 'DELETE', WRITE)[0] in (403, 405)

@@ -415,6 +415,18 @@ def test_a_symlinked_stats_file_is_not_followed(env, tier, tmp_path):
     assert sample(samples, 'go_cacheprog_tier_files', cache='build', path=str(env.build)) == 0
 
 
+def test_a_tier_directory_swapped_for_a_symlink_is_not_followed_to_the_stats(env, tier, tmp_path):
+    # A member renames the tier away and plants a symlink to a directory of their choosing: root must not read it.
+    outside = tmp_path / 'planted'
+    outside.mkdir()
+    (outside / 'stats.json').write_text(json.dumps({'local_hits': 5, 'processes': 1}))
+    tier.rename(tier.with_name('moved'))
+    tier.symlink_to(outside)
+    _log, samples = env.run()
+    counters = remote_counters(samples, 'build')
+    assert len(counters) == 11 and not any(counters.values())
+
+
 @pytest.mark.parametrize('remote, error', [
     ({'dir': 'remote', 'stats_file': '/tmp/stats.json'}, 'remote dir .* is not an absolute path'),
     ({'dir': '{build}/remote', 'stats_file': 'stats.json'}, 'remote stats_file .* is not an absolute path'),
@@ -423,9 +435,10 @@ def test_a_symlinked_stats_file_is_not_followed(env, tier, tmp_path):
     ({'dir': '{build}-remote', 'stats_file': '/tmp/stats.json'}, 'is not inside the cache'),
     ({'dir': '{build}/../mod/remote', 'stats_file': '/tmp/stats.json'}, 'is not inside the cache'),
     ({'dir': '{build}', 'stats_file': '/tmp/stats.json'}, 'is not inside the cache'),
+    ({'dir': '{build}/remote', 'stats_file': '/tmp/stats.json'}, 'remote stats_file .* is not inside the cache'),
     ('{build}/remote', 'is not an object'),
 ], ids=['relative_dir', 'relative_stats_file', 'no_stats_file', 'outside', 'sibling', 'dot_dot', 'the_cache',
-        'not_an_object'])
+        'stats_outside', 'not_an_object'])
 def test_a_bad_remote_is_a_configuration_error(env, remote, error):
     def fill(value):
         return value.format(build=env.build, root=env.root) if isinstance(value, str) else value

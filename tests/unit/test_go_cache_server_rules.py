@@ -41,6 +41,8 @@ def test_the_defaults_with_a_write_token_are_valid():
     ({'go_cache_server_read_tokens': [READ, 'has space in it...']}, 'go_cache_server_read_tokens: token number 2'),
     ({'go_cache_server_read_tokens': WRITE}, 'go_cache_server_read_tokens must be a list of tokens'),
     ({'go_cache_server_read_tokens': [WRITE]}, 'share a token'),
+    ({'go_cache_server_write_tokens': [WRITE, WRITE.upper()]}, 'go_cache_server_write_tokens lists a token twice'),
+    ({'go_cache_server_port': 80}, 'go_cache_server_port must be a port of its own, not 80'),
 ])
 def test_each_bad_value_is_named(changes, message):
     found = errors(**changes)

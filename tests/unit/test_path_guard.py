@@ -89,7 +89,16 @@ def test_what_each_kind_expects_to_find(tmp_path):
         'the role writes one file there and never walks it: other files may stay'
     (build / 'fuzz').mkdir()
     (build / 'lost+found').mkdir()
+    # remote: the GOCACHEPROG helper's tier, which stays with the cache when go_cache is removed and reinstalled.
+    (build / 'remote' / 'o').mkdir(parents=True)
     assert guard.check_dir(str(build), 'v', 'build_cache', accounts=NO_HOMES)
+    store = tmp_path / 'store'
+    for name in ('ac', 'cas', '.tmp'):
+        (store / name).mkdir(parents=True)
+    assert guard.check_dir(str(store), 'v', 'cache_store', accounts=NO_HOMES)
+    (store / 'index.html').write_text('')
+    with pytest.raises(Refused, match='does not look like a fleet cache store'):
+        guard.check_dir(str(store), 'v', 'cache_store', accounts=NO_HOMES)
     (root / 'bin').mkdir()
     assert guard.check_dir(str(root), 'v', 'install_root', accounts=NO_HOMES), 'bin holds the go launcher'
     (root / 'src').mkdir()

@@ -160,7 +160,26 @@ def check_remote(cache, path):
     if tier == top or os.path.commonpath([top, tier]) != top:
         raise HealthError('remote dir %r of cache %r in %s is not inside the cache'
                           % (remote['dir'], cache['name'], path))
-    return dict(remote, dir=tier)
+    stats = os.path.normpath(remote['stats_file'])
+    if os.path.commonpath([top, stats]) != top or stats == top:
+        raise HealthError('remote stats_file %r of cache %r in %s is not inside the cache'
+                          % (remote['stats_file'], cache['name'], path))
+    return dict(remote, dir=tier, stats_file=stats)
+
+
+def cache_stats(cache):
+    """read_remote_stats of the cache's stats file, opened one directory at a time from the cache's own
+    directory, never through a symlink: members can swap the tier's directory for one."""
+    parts = tuple(os.path.relpath(cache['remote']['stats_file'], os.path.normpath(cache['path'])).split('/'))
+    top = audit.open_top(cache['path'])
+    if top is None:
+        return read_remote_stats('/nonexistent')
+    fds = {(): top}
+    try:
+        dir_fd = _open_dir(fds, parts[:-1])
+        return read_remote_stats(parts[-1], dir_fd) if dir_fd is not None else read_remote_stats('/nonexistent')
+    finally:
+        _close_all(fds)
 
 
 def tier_parts(cache):
@@ -228,14 +247,15 @@ class Report:
         return sum(self.problems.values())
 
 
-def read_remote_stats(path):
+def read_remote_stats(path, dir_fd=None):
     """The GOCACHEPROG helper's counters in its stats file: 0 for each one missing or not a whole number >= 0.
 
     Members write that file: a symlink, a FIFO, a file over 64 KiB or garbage there means zeros, never an error.
+    path is relative to dir_fd when that is given.
     """
     counts = dict.fromkeys((key for key, _text in REMOTE_COUNTERS), 0)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
         return counts
     try:
@@ -269,7 +289,7 @@ def measure(cache, policy, collect_candidates=False):
     if tier is not None:
         tier_rel = '/'.join(tier)
         tier_entry = re.compile(r'^%s/[ao]/[0-9a-f]{2}/[0-9a-f]{64}$' % re.escape(tier_rel))
-        report.remote_stats = read_remote_stats(cache['remote']['stats_file'])
+        report.remote_stats = cache_stats(cache)
     fd = audit.open_top(cache['path'])
     if fd is None:
         report.problems['missing'] = 1
@@ -377,9 +397,11 @@ def _remove(name, dir_fd, is_dir):
     except FileNotFoundError:
         return False
     except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EISDIR):
-            return False  # no longer what the walk saw (a member swapped it): left alone
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.ENOTEMPTY, errno.EMFILE):
+            return False  # no longer what the walk saw (a member swapped it or wrote into it): left alone
         raise
+    except RecursionError:
+        return False  # a tree deeper than any Go cache entry: a member planted it; the audit reports it
     return True
 
 

@@ -8,7 +8,7 @@ Part of the go_cache role of go-buildhost, which installs it when go_cache_remot
 Python 3.9+ and its standard library only.
 `go` (1.24 and later) starts it once per invocation when GOCACHEPROG names it:
 
-    GOCACHEPROG='/usr/local/lib/go-buildhost/go_cacheprog.py /etc/go-buildhost/cacheprog.json'
+    GOCACHEPROG='/usr/local/lib/go-cache-health/go_cacheprog.py /etc/go-cache/cacheprog.json'
 
 and talks to it in JSON lines over stdin/stdout (cmd/go/internal/cacheprog): the helper first
 announces the commands it knows (get, put, close); each request then carries ID, Command,
@@ -79,11 +79,9 @@ import datetime
 import errno
 import fcntl
 import hashlib
-import http.client
 import json
 import os
 import shutil
-import ssl
 import stat
 import sys
 import tempfile
@@ -395,6 +393,13 @@ class RemoteError(Exception):
     """A failed request: counts toward the breaker."""
 
 
+def _http():
+    """http.client, imported when the server is first asked: a go command that finds everything in the
+    local tier never pays for it (nor for ssl)."""
+    import http.client  # noqa: PLC0415 - see the docstring
+    return http.client
+
+
 class Remote:
     """The HTTP cache server: one keep-alive connection per thread, at most `concurrency` requests."""
 
@@ -407,15 +412,20 @@ class Remote:
         self.timeout = timeout
         self.slots = threading.BoundedSemaphore(concurrency)
         self.local = threading.local()
-        self.context = ssl.create_default_context() if self.https else None
+        self.context = None
+        self.context_lock = threading.Lock()
 
     def _connection(self):
         conn = getattr(self.local, 'conn', None)
         if conn is None:
             if self.https:
-                conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.context)
+                with self.context_lock:
+                    if self.context is None:
+                        import ssl  # noqa: PLC0415 - as _http: only when the server is asked
+                        self.context = ssl.create_default_context()
+                conn = _http().HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.context)
             else:
-                conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                conn = _http().HTTPConnection(self.host, self.port, timeout=self.timeout)
             self.local.conn = conn
         return conn
 
@@ -440,7 +450,7 @@ class Remote:
             try:
                 conn.request(method, self.prefix + path, body=body, headers=headers)
                 response = conn.getresponse()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            except (_http().RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 if not reused:
                     raise
                 # The server closed the idle keep-alive connection: once more on a new one.
@@ -470,7 +480,7 @@ class Remote:
             if response.will_close:
                 self._drop()
             return status, data
-        except (OSError, http.client.HTTPException, ValueError) as e:
+        except (OSError, _http().HTTPException, ValueError) as e:
             self._drop()
             raise RemoteError(type(e).__name__) from None
 
@@ -579,11 +589,29 @@ class Helper:
         if hit is None:
             self.count('misses')
             return {'ID': req_id, 'Miss': True}
+        return self.hit_response(req_id, hit)
+
+    @staticmethod
+    def hit_response(req_id, hit):
         output_hex, size, time_ns, disk_path = hit
         response = {'ID': req_id, 'OutputID': _b64(output_hex), 'Time': rfc3339(time_ns), 'DiskPath': disk_path}
         if size:
             response['Size'] = size
         return response
+
+    def local_answer(self, request):
+        """The answer to a get the local tier holds, served by the reading thread itself (no hand-off to
+        a worker: a warm build is thousands of these); None for everything else."""
+        if request.get('Command') != 'get':
+            return None
+        try:
+            hit = self.local.get(_id_hex(request.get('ActionID'), 'ActionID'))
+        except (ValueError, OSError):
+            return None  # the worker answers it, with the error
+        if hit is None:
+            return None
+        self.count('local_hits')
+        return self.hit_response(request.get('ID', 0), hit)
 
     def _remote_get(self, action_hex):
         answer = self._call('GET', '/ac/' + action_hex, limit=MAX_AC_BODY)
@@ -825,6 +853,10 @@ def serve(helper, stdin):
         if request.get('Command') == 'close':
             close_id = request.get('ID', 0)
             break
+        answer = helper.local_answer(request)
+        if answer is not None:
+            helper.respond(answer)
+            continue
         body_line = None
         if request.get('Command') == 'put' and request.get('BodySize'):
             body_line = stdin.readline()
