@@ -104,6 +104,7 @@ bench: venv venv-2.17 images mirror promtool
 	$(PY) -m scripts.bench $(if $(GANTSIGN_ROLE),--gantsign $(GANTSIGN_ROLE),) $(if $(BASELINE),--baseline $(BASELINE),)
 	$(PY) -m scripts.bench_sysctl
 	$(PY) -m scripts.bench_go_cache
+	$(PY) -m scripts.bench_fleet_cache
 
 clean:
 	rm -rf .cache/controller .pytest_cache
