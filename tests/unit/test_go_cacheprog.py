@@ -476,3 +476,66 @@ def test_refused_credentials_on_reads_keep_only_this_process_off_the_server(tmp_
     assert go.stats()['breaker_opens'] == 1
     assert len(refusing.requests) == 2
     assert not (tmp_path / 'go' / 'breaker.json').exists(), 'a bad token is this process\'s own problem'
+
+
+# ---- recorded go sessions (tests/unit/go_sessions) -------------------------------------------------
+
+SESSIONS = ROOT / 'tests/unit/go_sessions'
+
+
+def replay(tmp_path, name):
+    """The helper's answers, by ID, to a recorded session fed as go wrote it; the KnownCommands line."""
+    proc = subprocess.run([sys.executable, str(HELPER), str(tmp_path / 'replay.json')], capture_output=True,
+                          input=(SESSIONS / name).read_bytes(), timeout=60, check=True)
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    answers = {}
+    for line in lines[1:]:
+        assert line['ID'] not in answers, 'one answer per request'
+        answers[line['ID']] = line
+    return lines[0], answers, lines[-1]
+
+
+def recorded(name):
+    requests, bodies = [], {}
+    lines = [line for line in (SESSIONS / name).read_bytes().splitlines() if line.strip()]
+    for number, line in enumerate(lines):
+        if line.startswith(b'{'):
+            requests.append(json.loads(line))
+        else:
+            bodies[requests[-1]['ID']] = base64.b64decode(json.loads(line))
+            assert lines[number - 1].startswith(b'{')
+    return requests, bodies
+
+
+def test_recorded_go_sessions_are_answered_as_go_expects(tmp_path):
+    (tmp_path / 'replay.json').write_text(json.dumps({'dir': str(tmp_path / 'tier')}))
+    cold, bodies = recorded('go1.27.3-build-cold.jsonl')
+    hello, answers, last = replay(tmp_path, 'go1.27.3-build-cold.jsonl')
+    assert hello == {'ID': 0, 'KnownCommands': ['get', 'put', 'close']}
+    assert sorted(answers) == [r['ID'] for r in cold], 'every request answered'
+    assert last == {'ID': cold[-1]['ID']} and cold[-1]['Command'] == 'close', 'close answered last'
+    outputs = {}
+    for request in cold:
+        answer = answers[request['ID']]
+        assert 'Err' not in answer, answer
+        if request['Command'] == 'get':
+            assert answer.get('Miss') is True, 'the tier was empty'
+        elif request['Command'] == 'put':
+            body = bodies.get(request['ID'], b'')
+            assert len(body) == request.get('BodySize', 0)
+            assert base64.b64decode(request['OutputID']) == hashlib.sha256(body).digest()
+            assert Path(answer['DiskPath']).read_bytes() == body
+            outputs[request['ActionID']] = request['OutputID']
+    assert len(outputs) == 4 and any(r['Command'] == 'put' and 'BodySize' not in r for r in cold), \
+        'the recording holds puts with bodies and one without'
+    # The build again: every get is a hit on what the cold session put, with a DiskPath go can read.
+    warm, _bodies = recorded('go1.27.3-build-warm.jsonl')
+    _hello, answers, last = replay(tmp_path, 'go1.27.3-build-warm.jsonl')
+    assert last == {'ID': warm[-1]['ID']}
+    for request in warm[:-1]:
+        answer = answers[request['ID']]
+        assert answer['OutputID'] == outputs[request['ActionID']], answer
+        body = Path(answer['DiskPath']).read_bytes()
+        assert hashlib.sha256(body).digest() == base64.b64decode(answer['OutputID'])
+        assert answer.get('Size', 0) == len(body)
+        assert answer['Time'].endswith('Z')
