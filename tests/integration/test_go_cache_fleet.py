@@ -47,7 +47,10 @@ def server():
 
 
 def fleet_vars(server, **extra):
-    return dict(VARS, go_cache_remote_url=server.url + '/', go_cache_remote_token=TOKEN, **extra)
+    # timeout: generous, as in test_go_cacheprog_real_go.py: this process serves the objects, and make test's
+    # other workers load the machine; a request that times out is a miss, and a compile these tests count.
+    return dict(dict(VARS, go_cache_remote_url=server.url + '/', go_cache_remote_token=TOKEN,
+                     go_cache_remote_timeout=30), **extra)
 
 
 def build(host, user, flags='-x'):
@@ -131,7 +134,7 @@ def test_the_token_is_in_no_process_list_journal_or_ansible_output(converged, se
     # gives every result in full, as -v would).
     other = 'other-' + TOKEN
     for token in (other, TOKEN):
-        result = host.play(dict(fleet_vars(server), go_cache_remote_token=token, go_cache_remote_timeout=6),
+        result = host.play(dict(fleet_vars(server), go_cache_remote_token=token, go_cache_remote_timeout=31),
                            '--diff', playbook='playbooks/go_cache.yml')
         assert not result.failed and result.changed, result.messages()
         said = json.dumps(result.data) + result.stderr

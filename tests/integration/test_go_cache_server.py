@@ -36,7 +36,9 @@ PLAYBOOK = 'playbooks/go_cache_server.yml'
 BUILDER = {'go_toolchain_version': '1.27', 'go_toolchain_release_index': str(MIRROR / 'index.json'),
            'go_toolchain_mirror': 'http://127.0.0.1:8080/', 'go_cache_members': ['alice', 'bob'],
            'go_cache_node_exporter_enabled': False, 'go_cache_alert_rules_enabled': False,
-           'go_cache_remote_url': 'http://127.0.0.1:%d/' % PORT, 'go_cache_remote_token': WRITE}
+           'go_cache_remote_url': 'http://127.0.0.1:%d/' % PORT, 'go_cache_remote_token': WRITE,
+           # Generous beside make test's other workers: a request that times out is a compile the tests count.
+           'go_cache_remote_timeout': 30}
 WORK = '/srv/work/hello'
 KEY = 'ab' * 32
 METRICS = '/var/lib/prometheus/node-exporter/go_cache_server.prom'

@@ -57,8 +57,8 @@ FLEET = 'https://go-cache.example.com:8443/'
 
 @pytest.mark.parametrize('changes, message', [
     ({'go_cache_remote_url': 'ftp://go-cache.example.com/'}, 'go_cache_remote_url must be an http:// or https://'),
-    ({'go_cache_remote_url': 'https://ci:%s@go-cache.example.com/' % TOKEN}, 'got a URL with credentials, a query '
-                                                                              'or a fragment (not shown)'),
+    ({'go_cache_remote_url': 'https://ci:%s@go-cache.example.com/' % TOKEN},
+     'got a URL with credentials, a query or a fragment (not shown)'),
     ({'go_cache_remote_url': 'https://go-cache.example.com/?token=%s' % TOKEN}, 'without credentials, a query'),
     ({'go_cache_remote_url': FLEET, 'go_cache_health_enabled': False}, 'needs the health check to clean'),
     ({'go_cache_remote_url': FLEET, 'go_cache_cleanup_method': 'none'}, 'needs the health check to clean'),
