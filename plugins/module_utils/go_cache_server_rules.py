@@ -15,23 +15,14 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_cache_rules import SIZE_RE, size_bytes
+from ansible_collections.go_buildhost.buildhost.plugins.module_utils.go_cache_rules import (  # noqa: PLC2701
+    SIZE_RE, _text, _whole, size_bytes)
 from ansible_collections.go_buildhost.buildhost.plugins.module_utils.path_guard import syntax_error
 
 # A token goes into nginx's configuration between double quotes: no quote, backslash, space or ';'.
 TOKEN_RE = re.compile(r'^[A-Za-z0-9._~+/=-]{16,256}$')
 _DIR_RE = re.compile(r'^/[^\s]*[^/\s]$')
 _ADDRESS_RE = re.compile(r'^(|\*|[0-9.]+|\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)$')
-_WHOLE_RE = re.compile(r'^[0-9]+$')
-
-
-def _text(value):
-    return '' if value is None else str(value)
-
-
-def _whole(value):
-    text = _text(value)
-    return int(text) if _WHOLE_RE.match(text) else None
 
 
 def _tokens(value):
